@@ -11,8 +11,9 @@ import sys
 from collections.abc import Sequence
 
 from api.commands import db, secrets, serve
+from api.commands import gui as gui_command
 
-GROUPS = (db, secrets, serve)
+GROUPS = (db, secrets, serve, gui_command)
 
 
 class CommandError(Exception):

@@ -74,6 +74,8 @@ class Session:
     refresh_token: str | None
     expires_at: float
     """`time.time()` at which the access token stops working."""
+    lifetime: float = 900.0
+    """The access token's lifetime in seconds, as the server said (`expires_in`)."""
 
     @property
     def seconds_left(self) -> float:
@@ -82,6 +84,28 @@ class Session:
 
 def new_idempotency_key() -> str:
     return str(uuid.uuid4())
+
+
+class Draft:
+    """The Idempotency-Key of a submission the server has not confirmed yet.
+
+    The same body sent again (a double click, a retry after a timeout, Submit pressed after "server
+    unreachable") gets the same key, so the server creates it once; an edited body is a new submission and
+    gets a new key; once the server has confirmed, the next submission starts afresh.
+    """
+
+    def __init__(self) -> None:
+        self._body: object = None
+        self._key: str | None = None
+
+    def key_for(self, body: object) -> str:
+        if self._key is None or body != self._body:
+            self._body, self._key = body, new_idempotency_key()
+        return self._key
+
+    def confirmed(self, body: object) -> None:
+        if body == self._body:
+            self._body, self._key = None, None
 
 
 def _problem(response: httpx.Response) -> ApiError:
@@ -176,9 +200,14 @@ class ApiClient:
         session = self.session
         if session is None:
             raise SessionExpired("You are not logged in.")
-        if session.seconds_left < self.refresh_margin and session.refresh_token:
+        if self.needs_refresh(session):
             return self._refresh(stale=session.access_token)
         return session.access_token
+
+    def needs_refresh(self, session: Session) -> bool:
+        """True once the token is within its refresh margin (at most a quarter of its lifetime)."""
+        margin = min(self.refresh_margin, session.lifetime / 4)
+        return session.refresh_token is not None and session.seconds_left < margin
 
     def _refresh(self, stale: str) -> str:
         """Swap the refresh token for a new pair; threads that arrive together refresh once."""
@@ -201,10 +230,12 @@ class ApiClient:
             return self._start_session(response.json()).access_token
 
     def _start_session(self, tokens: Mapping[str, Json]) -> Session:
+        lifetime = float(tokens.get("expires_in", 900))
         self.session = Session(
             access_token=str(tokens["access_token"]),
             refresh_token=tokens.get("refresh_token"),
-            expires_at=time.time() + float(tokens.get("expires_in", 900)),
+            expires_at=time.time() + lifetime,
+            lifetime=lifetime,
         )
         self.on_session_change(self.session)
         return self.session
