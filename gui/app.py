@@ -296,7 +296,7 @@ class Application(tk.Tk):
 
     def relogin(self, reason: str) -> None:
         """The session ended: the login dialog comes back over the window; everything typed stays."""
-        if self.login_dialog.winfo_viewable():
+        if self.login_dialog.shown:
             return
         self.status.show_token(None)
         self._focus_before = self.focus_get()
@@ -371,7 +371,8 @@ class Application(tk.Tk):
 
         def saved(order: dict[str, Any]) -> None:
             self._order_draft.confirmed(form)
-            view.clear_form()
+            if view.form() == form:  # what was typed meanwhile is the next order: keep it
+                view.clear_form()
             lock = " (encrypted)" if form["encrypt"] else ""
             view.message.say(f"Order #{order.get('id')} saved{lock}.")
             self.client_event("INFO", f"order {order.get('id')} submitted")

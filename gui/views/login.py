@@ -46,6 +46,7 @@ class LoginDialog(tk.Toplevel):
 
         self.bind("<Return>", lambda _e: self.login_button.invoke() if not self.login_button.is_busy else None)
         self.bind("<Escape>", lambda _e: self.event_generate("<<Quit>>"))
+        self.shown = False
 
     def credentials(self) -> tuple[str, str]:
         return self.username.get_value(), self.password.get_value()
@@ -56,6 +57,7 @@ class LoginDialog(tk.Toplevel):
 
     def show(self, reason: str = "") -> None:
         """Bring the dialog up over the main window, modal, focused on the first empty field."""
+        self.shown = True
         self.deiconify()
         self.transient(self.master)  # type: ignore[arg-type]
         self.password.set_value("")
@@ -68,7 +70,7 @@ class LoginDialog(tk.Toplevel):
 
     def _grab(self) -> None:
         """Make the dialog modal once it is on screen (a grab fails on a window not yet viewable)."""
-        if not self.winfo_exists() or self.state() == "withdrawn":
+        if not self.shown or not self.winfo_exists():
             return
         try:
             self.grab_set()
@@ -78,5 +80,6 @@ class LoginDialog(tk.Toplevel):
         (self.password.entry if self.username.get_value() else self.username).focus_force()
 
     def hide(self) -> None:
+        self.shown = False
         self.grab_release()
         self.withdraw()

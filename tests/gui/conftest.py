@@ -163,3 +163,36 @@ class Robot:
 
     def wait(self, predicate: Callable[[], object], what: str) -> None:
         wait_for(predicate, what=what, root=self.root)
+
+
+@pytest.fixture
+def open_app(xvfb: str) -> Iterator[Callable[..., Any]]:
+    """`open_app(url, **options)`: the desktop client's main window on the test display, and its robot."""
+    from gui.app import Application
+
+    opened: list[Any] = []
+
+    def _open(url: str, **options: Any) -> tuple[Any, Robot]:
+        app = Application(url, **options)
+        opened.append(app)
+        robot = Robot(app)
+        robot.wait(lambda: app.login_dialog.winfo_viewable() and app.grab_current() is not None,
+                   "the login dialog")
+        return app, robot
+
+    yield _open
+    for app in opened:
+        try:
+            app.quit_app()
+        except tk.TclError:
+            pass
+
+
+def log_in(app: Any, robot: Robot, username: str, password: str) -> None:
+    """Type the credentials into the login dialog and press Enter; wait until the window is the user's."""
+    dialog = app.login_dialog
+    dialog.username.set_value("")
+    robot.type(dialog.username, username)
+    robot.type(dialog.password.entry, password)
+    robot.key("Return")
+    robot.wait(lambda: app.me.get("username") == username and not dialog.winfo_viewable(), "the login")
