@@ -8,6 +8,7 @@ with the window's content untouched.
 
 from __future__ import annotations
 
+import time
 import tkinter as tk
 from collections.abc import Callable
 from tkinter import font, ttk
@@ -247,7 +248,11 @@ class Application(tk.Tk):
             if isinstance(error, Unreachable):
                 d.message.say(f"Server unreachable: {error}", error=True)
             elif isinstance(error, ApiError) and error.status == 401:
-                d.message.say("Wrong username or password.", error=True)
+                d.message.say("Wrong username or password." if error.code in ("", "bad_credentials")
+                              else str(error), error=True)
+            elif isinstance(error, ApiError) and error.status == 429 and error.retry_after:
+                until = time.strftime("%H:%M:%S", time.localtime(time.time() + error.retry_after))
+                d.message.say(f"{error.detail or 'Too many attempts.'} Try again after {until}.", error=True)
             else:
                 d.message.say(str(error), error=True)
 
@@ -323,6 +328,8 @@ class Application(tk.Tk):
 
     def quit_app(self) -> None:
         self.worker.close()
+        for pending in self.tk.splitlist(self.tk.call("after", "info")):
+            self.after_cancel(pending)  # timers of this window must not fire into a destroyed one
         self.destroy()
 
     def _show_admin(self, admin: bool) -> None:
@@ -550,7 +557,7 @@ class Application(tk.Tk):
                  always=lambda: view.save.set_busy(False))
 
     def _show_saved(self, rows: list[dict[str, Any]]) -> None:
-        self._saved_passwords = {int(r["id"]): str(r["password"]) for r in rows if r.get("password")}
+        self._saved_passwords = {int(r["id"]): str(r["secret"]) for r in rows if r.get("secret")}
         self.passwords.show_rows(rows)
 
     def lookup_password(self) -> None:
@@ -599,8 +606,8 @@ class Application(tk.Tk):
         admin.rotate.set_busy(True)
 
         def rotated(key: Any) -> None:
-            label = key.get("key_label") or key.get("id") if isinstance(key, dict) else ""
-            admin.message.say(f"Rotated: new active key {label}. Re-encrypt to move old rows to it.")
+            new = f" #{key['new_key_id']}" if isinstance(key, dict) and key.get("new_key_id") else ""
+            admin.message.say(f"Rotated: new active key{new}. Re-encrypt to move old rows to it.")
             self.client_event("INFO", "key rotated")
             self.load_admin()
 
@@ -616,17 +623,20 @@ class Application(tk.Tk):
         total: list[int] = []
 
         def progressed(answer: dict[str, Any]) -> None:
-            left = int(answer.get("rows_left", 0))
+            left, moved = int(answer.get("rows_left", 0)), int(answer.get("moved", 0))
             if not total:
-                total.append(int(answer.get("total") or left + int(answer.get("rows_done", 0) or 0)))
+                total.append(left + moved)
             admin.show_progress(max(total[0] - left, 0), total[0], left)
-            if left > 0 and admin.winfo_exists():
+            if left > 0 and moved > 0 and admin.winfo_exists():
                 self.worker.submit("re-encrypt", self.client.reencrypt, on_done=progressed, on_error=stopped)
+                return
+            admin.reencrypt.set_busy(False)
+            if left:  # rows locked by writers right now: they are skipped, never waited for
+                admin.message.say(f"{left} rows could not be moved just now; press Re-encrypt again.", error=True)
             else:
-                admin.reencrypt.set_busy(False)
                 admin.message.say("Re-encryption finished: every row uses the active key.")
                 self.client_event("INFO", "re-encryption finished")
-                self.load_admin()
+            self.load_admin()
 
         def stopped(error: BaseException) -> None:
             admin.reencrypt.set_busy(False)

@@ -129,12 +129,11 @@ def _problem(response: httpx.Response) -> ApiError:
 
 
 def _items(page: Json) -> tuple[list[dict[str, Json]], str | None]:
-    """A list route's answer as (rows, next cursor); accepts a bare list or `{items, next_cursor}`."""
+    """A list route's answer as (rows, next cursor): a bare list, or a keyset page `{items, next}`."""
     if isinstance(page, list):
         return page, None
-    rows = page.get("items") or page.get("data") or []
-    cursor = page.get("next_cursor") or page.get("next")
-    return rows, str(cursor) if cursor is not None else None
+    cursor = page.get("next")
+    return list(page.get("items") or []), str(cursor) if cursor is not None else None
 
 
 class ApiClient:
@@ -264,7 +263,7 @@ class ApiClient:
     def logout(self) -> None:
         try:
             if self.session is not None:
-                self.call("POST", "/logout")
+                self.call("POST", "/logout", json={"refresh_token": self.session.refresh_token})
         finally:
             self._end_session()
 
@@ -279,8 +278,16 @@ class ApiClient:
     # -- orders -------------------------------------------------------------------------------------
 
     def create_order(self, description: str, status: str, encrypt: bool, idempotency_key: str) -> Json:
-        body = {"description": description, "status": status, "sensitive": encrypt}
-        return self.call("POST", "/orders", json=body, idempotency_key=idempotency_key)
+        """Create the order (idempotent); a status other than the initial one is then set as a change.
+
+        The API creates every order in its initial status and moves it along the allowed transitions, so the
+        form's status is a creation followed by a status change (refused by the database if not allowed).
+        """
+        order = self.call("POST", "/orders", json={"description": description, "sensitive": encrypt},
+                          idempotency_key=idempotency_key)
+        if status and order.get("status") != status:
+            order = self.set_order_status(int(order["id"]), status)
+        return order
 
     def list_orders(self, status: str | None = None, limit: int = 50,
                     cursor: str | None = None) -> tuple[list[dict[str, Json]], str | None]:
@@ -316,12 +323,13 @@ class ApiClient:
     # -- password vault -----------------------------------------------------------------------------
 
     def generate_password(self, length: int, classes: list[str], exclude_lookalikes: bool) -> str:
+        flags = {name: str(name in classes).lower() for name in ("lower", "upper", "digits", "symbols")}
         answer = self.call("GET", "/passwords/generate", params={
-            "length": length, "classes": ",".join(classes), "exclude_lookalikes": exclude_lookalikes})
+            "length": length, **flags, "exclude_lookalikes": str(exclude_lookalikes).lower()})
         return str(answer["password"] if isinstance(answer, dict) else answer)
 
     def save_password(self, website: str, login: str, password: str, idempotency_key: str) -> Json:
-        return self.call("POST", "/passwords", json={"website": website, "login": login, "password": password},
+        return self.call("POST", "/passwords", json={"website": website, "username": login, "password": password},
                          idempotency_key=idempotency_key)
 
     def list_sites(self) -> list[dict[str, Json]]:
@@ -353,9 +361,9 @@ class ApiClient:
     def rotate_key(self) -> Json:
         return self.call("POST", "/aes/rotate")
 
-    def reencrypt(self) -> Json:
-        """One round of re-encryption batches; the answer says how many rows are left."""
-        return self.call("POST", "/aes/reencrypt")
+    def reencrypt(self, batch_size: int = 500, batches: int = 10) -> Json:
+        """One round of re-encryption batches; the answer says how many rows moved and how many are left."""
+        return self.call("POST", "/aes/reencrypt", json={"batch_size": batch_size, "batches": batches})
 
     def retire_key(self, key_id: int) -> Json:
         return self.call("POST", f"/aes/keys/{key_id}/retire")

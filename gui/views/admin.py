@@ -92,17 +92,12 @@ class AdminView(ttk.Frame):
         return int(chosen) if chosen is not None else None
 
     def show_keys(self, keys: Sequence[dict[str, Any]]) -> None:
-        def state(key: dict[str, Any]) -> str:
-            if key.get("retired_at") or key.get("retired"):
-                return "retired"
-            return "active" if key.get("is_active") or key.get("active") else "old"
-        self.keys.fill((str(k["id"]), (k["id"], k.get("key_label") or k.get("label") or "", state(k),
-                                       k.get("rows", k.get("row_count", "")),
+        self.keys.fill((str(k["id"]), (k["id"], k.get("key_label", ""), k.get("state", ""), k.get("total_rows", ""),
                                        str(k.get("created_at") or "")[:19].replace("T", " "),
                                        str(k.get("rotated_at") or "")[:19].replace("T", " "))) for k in keys)
 
     def show_users(self, users: Sequence[dict[str, Any]]) -> None:
-        self.users.fill((str(u["id"]), (u["id"], u.get("username", ""), u.get("role", ""),
+        self.users.fill((str(u["user_id"]), (u["user_id"], u.get("username", ""), u.get("role", ""),
                                         "yes" if u.get("is_active", True) else "no",
                                         str(u.get("locked_until") or "")[:19].replace("T", " "))) for u in users)
 

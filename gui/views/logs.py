@@ -59,6 +59,6 @@ class LogsView(ttk.Frame):
 
     def show_logs(self, rows: Sequence[dict[str, Any]]) -> None:
         self.table.fill((str(r.get("id", i)), (
-            str(r.get("timestamp") or r.get("at") or "").replace("T", " ")[:19], r.get("level", ""),
-            r.get("component") or "", r.get("username") or r.get("user_id") or "", r.get("message") or ""))
+            str(r.get("at") or "").replace("T", " ")[:19], r.get("level") or "", r.get("component") or "",
+            r.get("actor_id") or r.get("user_id") or "", r.get("message") or r.get("action") or ""))
             for i, r in enumerate(rows))

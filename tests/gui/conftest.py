@@ -135,10 +135,13 @@ class Robot:
         return (widget.winfo_rootx() + widget.winfo_width() // 2,
                 widget.winfo_rooty() + widget.winfo_height() // 2)
 
+    def _move(self, x: int, y: int) -> list[str]:
+        # `mousemove --sync` waits for the pointer to move, so it would wait forever if it is there already.
+        return [] if self.root.winfo_pointerxy() == (x, y) else ["mousemove", "--sync", str(x), str(y)]
+
     def click(self, widget: tk.Misc, *, repeat: int = 1) -> None:
         x, y = self._center(widget)
-        self._xdotool("mousemove", "--sync", str(x), str(y), "click", "--repeat", str(repeat),
-                      "--delay", "40", "1")
+        self._xdotool(*self._move(x, y), "click", "--repeat", str(repeat), "--delay", "40", "1")
         self.settle()
 
     def double_click(self, widget: tk.Misc, at: tuple[int, int] | None = None) -> None:
@@ -146,7 +149,7 @@ class Robot:
             x, y = self._center(widget)
         else:
             x, y = widget.winfo_rootx() + at[0], widget.winfo_rooty() + at[1]
-        self._xdotool("mousemove", "--sync", str(x), str(y), "click", "--repeat", "2", "--delay", "60", "1")
+        self._xdotool(*self._move(x, y), "click", "--repeat", "2", "--delay", "60", "1")
         self.settle()
 
     def type(self, widget: tk.Misc, text: str) -> None:

@@ -13,15 +13,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def problem(status: int, detail: str, **headers: str) -> JSONResponse:
-    return JSONResponse({"type": "about:blank", "title": "refused", "status": status, "detail": detail},
+def problem(status: int, detail: str, code: str = "refused", **headers: str) -> JSONResponse:
+    return JSONResponse({"type": "about:blank", "title": "refused", "status": status, "detail": detail,
+                         "code": code},
                         status_code=status, headers=headers, media_type="application/problem+json")
 
 
@@ -68,7 +69,7 @@ class StandIn:
         @app.post("/login")
         def login(body: dict[str, str]) -> Any:
             if body.get("password") != "correct horse":
-                return problem(401, "Wrong username or password")
+                return problem(401, "The username or password is wrong.", "bad_credentials")
             return state.issue()
 
         @app.post("/token/refresh")
@@ -81,18 +82,18 @@ class StandIn:
 
         @app.get("/me")
         def me(authorization: str | None = Header(default=None)) -> Any:
-            return denied(authorization) or {"id": 1, "username": "ana", "role": state.role}
+            return denied(authorization) or {"user_id": 1, "username": "ana", "role": state.role}
 
-        @app.post("/logs", status_code=201)
+        @app.post("/logs", status_code=204, response_model=None)
         def post_log(body: dict[str, Any], authorization: str | None = Header(default=None)) -> Any:
             if refused := denied(authorization):
                 return refused
-            state.logs.append({"id": len(state.logs) + 1, "timestamp": _now(), **body})
-            return state.logs[-1]
+            state.logs.append({"id": len(state.logs) + 1, "at": _now(), **body})
+            return Response(status_code=204)
 
         @app.get("/logs")
         def logs(authorization: str | None = Header(default=None)) -> Any:
-            return denied(authorization) or list(reversed(state.logs))
+            return denied(authorization) or {"items": list(reversed(state.logs)), "next": None}
 
         @app.post("/orders", status_code=201)
         def create_order(request: Request, body: dict[str, Any], authorization: str | None = Header(default=None),
@@ -105,9 +106,8 @@ class StandIn:
             with state.lock:
                 if idempotency_key in state.by_key:
                     return state.by_key[idempotency_key]
-                order = {"id": len(state.orders) + 1, "description": body["description"],
-                         "status": body.get("status", "pending"), "sensitive": body.get("sensitive", False),
-                         "created_at": _now()}
+                order = {"id": len(state.orders) + 1, "description": body["description"], "status": "pending",
+                         "sensitive": body.get("sensitive", False), "created_at": _now()}
                 state.orders.append(order)
                 if idempotency_key:
                     state.by_key[idempotency_key] = order
@@ -116,12 +116,12 @@ class StandIn:
         @app.get("/orders")
         def list_orders(authorization: str | None = Header(default=None), status: str | None = None,
                         limit: int = 50, cursor: int | None = None) -> Any:
+            # the API's keyset pages: newest first, `next` is the last id of a full page
             if refused := denied(authorization):
                 return refused
             rows = [o for o in reversed(state.orders) if status in (None, o["status"])
                     and (cursor is None or o["id"] < cursor)]
             page = rows[:limit]
-            more = len(rows) > limit
-            return {"items": page, "next_cursor": str(page[-1]["id"]) if more else None}
+            return {"items": page, "next": page[-1]["id"] if len(page) == limit else None}
 
         return app

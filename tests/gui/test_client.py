@@ -89,7 +89,7 @@ def build_app(stage: Stage) -> FastAPI:
         if len(stage.order_attempts) == 1 and stage.hold_first_order.is_set():
             stage.release.wait(60)  # the first attempt's answer never reaches the client in time
         assert idempotency_key is not None
-        return stage.orders.setdefault(idempotency_key, {"id": len(stage.orders) + 1, **body})
+        return stage.orders.setdefault(idempotency_key, {"id": len(stage.orders) + 1, "status": "pending", **body})
 
     @app.patch("/orders/{order_id}")
     def patch_order(order_id: int) -> Any:

@@ -111,7 +111,8 @@ def test_a_submission_retried_after_a_timeout_creates_one_order(standin: StandIn
     type_order(robot, app, "slow order")
     standin.hold_orders.set()
     robot.click(app.orders.submit)
-    robot.wait(lambda: "did not answer in time" in app.orders.message.text, "the timeout message")
+    robot.wait(lambda: "did not answer in time" in app.orders.message.text,
+               f"the timeout message {standin.order_posts} {app.orders.message.text!r} {app.worker.busy}")
 
     standin.hold_orders.clear()
     robot.click(app.orders.submit)  # the person presses Submit again
