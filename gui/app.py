@@ -381,7 +381,11 @@ class Application(tk.Tk):
             if view.form() == form:  # what was typed meanwhile is the next order: keep it
                 view.clear_form()
             lock = " (encrypted)" if form["encrypt"] else ""
-            view.message.say(f"Order #{order.get('id')} saved{lock}.")
+            if order.get("status_error"):
+                view.message.say(f"Order #{order.get('id')} saved{lock} as {order.get('status')}; its status "
+                                 f"was not changed: {order['status_error']}", error=True)
+            else:
+                view.message.say(f"Order #{order.get('id')} saved{lock}.")
             self.client_event("INFO", f"order {order.get('id')} submitted")
             self.load_orders(0)
 

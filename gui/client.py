@@ -23,6 +23,8 @@ import httpx
 
 DEFAULT_API = "http://127.0.0.1:8000"
 ORDER_STATUSES = ("pending", "processing", "shipped", "cancelled")
+NEW_ORDER_STATUSES = ("pending", "processing")
+"""What the entry form offers: a new order starts pending, or is already being processed."""
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 Json = Any
@@ -286,7 +288,10 @@ class ApiClient:
         order = self.call("POST", "/orders", json={"description": description, "sensitive": encrypt},
                           idempotency_key=idempotency_key)
         if status and order.get("status") != status:
-            order = self.set_order_status(int(order["id"]), status)
+            try:
+                order = self.set_order_status(int(order["id"]), status)
+            except ApiError as refused:  # the order exists: say so, with why its status did not change
+                order = {**order, "status_error": str(refused)}
         return order
 
     def list_orders(self, status: str | None = None, limit: int = 50,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from tkinter import ttk
 from typing import Any
 
-from gui.client import ORDER_STATUSES
+from gui.client import NEW_ORDER_STATUSES, ORDER_STATUSES
 from gui.widgets import BoundedEntry, BusyButton, Message, Table, lock_icon
 
 ALL = "all"
@@ -26,8 +26,8 @@ class OrdersView(ttk.Frame):
         self.description = BoundedEntry(form, max_length=2000, width=60)
         self.description.grid(row=0, column=1, columnspan=3, sticky="ew", pady=2)
         ttk.Label(form, text="Status").grid(row=1, column=0, sticky="w", padx=(0, 8))
-        self.status = ttk.Combobox(form, values=ORDER_STATUSES, state="readonly", width=14)
-        self.status.set(ORDER_STATUSES[0])
+        self.status = ttk.Combobox(form, values=NEW_ORDER_STATUSES, state="readonly", width=14)
+        self.status.set(NEW_ORDER_STATUSES[0])
         self.status.grid(row=1, column=1, sticky="w", pady=2)
         self.encrypt = tk.BooleanVar(self, False)
         self.encrypt_box = ttk.Checkbutton(form, text="Encrypt", variable=self.encrypt)
@@ -83,7 +83,7 @@ class OrdersView(ttk.Frame):
 
     def clear_form(self) -> None:
         self.description.set_value("")
-        self.status.set(ORDER_STATUSES[0])
+        self.status.set(NEW_ORDER_STATUSES[0])
         self.encrypt.set(False)
         self.description.focus_set()
 
@@ -141,8 +141,8 @@ class OrderDialog(tk.Toplevel):
         change = ttk.Frame(body, padding=(0, 8, 0, 0))
         change.pack(fill="x")
         ttk.Label(change, text="Status").pack(side="left")
-        allowed = order.get("next_statuses") or order.get("allowed_statuses") or ORDER_STATUSES
-        self.status = ttk.Combobox(change, values=list(allowed), state="readonly", width=14)
+        # Every status is offered; the database refuses a transition it does not allow, and says why.
+        self.status = ttk.Combobox(change, values=ORDER_STATUSES, state="readonly", width=14)
         self.status.set(order.get("status", ""))
         self.status.pack(side="left", padx=6)
         self.apply = BusyButton(change, text="Change status", busy_text="Saving…",
