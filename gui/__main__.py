@@ -7,6 +7,7 @@ http://127.0.0.1:8000 (where `strongroom serve` listens by default).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -31,6 +32,10 @@ def open_client(url: str) -> int:
 
     from gui.app import Application
 
+    # Tk objects must be finalized on the Tk thread; the cyclic garbage collector runs on whichever thread
+    # allocates, worker threads included. So automatic collection is off and the window collects itself
+    # once a second (Application._tick); reference counting still frees everything else at once.
+    gc.disable()
     try:
         app = Application(url)
     except tk.TclError as error:

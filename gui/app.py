@@ -8,6 +8,7 @@ with the window's content untouched.
 
 from __future__ import annotations
 
+import gc
 import time
 import tkinter as tk
 from collections.abc import Callable
@@ -41,6 +42,7 @@ class Application(tk.Tk):
         self._clipboard_value: str | None = None
         self._retry: Callable[[], None] | None = None
         self._refreshing = False
+        self._ticks = 0
         self._order_draft, self._note_draft, self._password_draft = Draft(), Draft(), Draft()
         self._order_cursors: list[str | None] = [None]
         self._orders_page = 0
@@ -216,6 +218,9 @@ class Application(tk.Tk):
 
     def _tick(self) -> None:
         """Once a second: show the token's time left, and refresh it silently when it runs low."""
+        self._ticks += 1
+        if not gc.isenabled():  # see gui.__main__: garbage is collected here, on the Tk thread
+            gc.collect(2 if self._ticks % 30 == 0 else 0)
         session = self.client.session
         self.status.show_token(session.seconds_left if session else None)
         if session is not None and not self._refreshing and self.client.needs_refresh(session):

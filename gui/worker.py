@@ -87,8 +87,13 @@ class Worker:
         if not self._closed:
             self._timer = self._root.after(POLL_MS, self._poll)
 
-    def close(self) -> None:
-        """Stop polling; running jobs finish on their threads and their outcome is dropped."""
+    def close(self, wait: bool = False) -> None:
+        """Stop polling; running jobs finish on their threads and their outcome is dropped.
+
+        With `wait`, return only once every thread has ended, having dropped the outcomes here, on the Tk
+        thread: a Tk object must never be finalized on another thread (Tcl is not thread-safe), and a job's
+        callbacks hold widgets.
+        """
         self._closed = True
         if self._timer is not None:
             try:
@@ -96,4 +101,8 @@ class Worker:
             except tk.TclError:
                 pass
             self._timer = None
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+        if wait:
+            while not self._results.empty():
+                self._results.get_nowait()
+            self._pending.clear()

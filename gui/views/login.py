@@ -77,7 +77,7 @@ class LoginDialog(tk.Toplevel):
         except tk.TclError:
             self.after(20, self._grab)
             return
-        (self.password.entry if self.username.get_value() else self.username).focus_force()
+        (self.password.entry if self.username.get_value() else self.username).focus_set()
 
     def hide(self) -> None:
         self.shown = False

@@ -15,7 +15,7 @@ from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 
 from gui.client import ApiClient, ApiError, SessionExpired, Unreachable
-from tests.gui.conftest import LiveServer, free_port
+from tests.gui.harness import LiveServer, free_port
 
 
 class Stage:

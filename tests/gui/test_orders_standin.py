@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gui.client import ApiClient
-from tests.gui.conftest import log_in
+from tests.gui.harness import log_in
 from tests.gui.standin import StandIn
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import tkinter as tk
 from collections.abc import Iterator
@@ -13,14 +14,17 @@ from fastapi import FastAPI
 
 from gui.client import ApiClient, Unreachable
 from gui.worker import Worker
-from tests.gui.conftest import free_port, wait_for
+from tests.gui.harness import free_port, wait_for
 
 
 @pytest.fixture
 def root(xvfb: str) -> Iterator[tk.Tk]:
+    gc.disable()  # Tk objects are freed on this thread only (see gui.__main__)
     window = tk.Tk()
     yield window
     window.destroy()
+    gc.collect()
+    gc.enable()
 
 
 def test_a_window_keeps_processing_events_while_the_server_holds_a_request_open(root: tk.Tk, serve: Any) -> None:
@@ -53,7 +57,7 @@ def test_a_window_keeps_processing_events_while_the_server_holds_a_request_open(
 
     assert held, "the timer ran while the request was still open"
     assert str(answer.cget("text")) == "ok"
-    worker.close()
+    worker.close(wait=True)
 
 
 def test_a_failure_is_delivered_to_the_ui_thread_as_an_exception(root: tk.Tk) -> None:
@@ -68,4 +72,4 @@ def test_a_failure_is_delivered_to_the_ui_thread_as_an_exception(root: tk.Tk) ->
     assert seen[0][0] == threading.main_thread().name
     assert isinstance(seen[0][1], Unreachable)
     assert worker.busy == 0
-    worker.close()
+    worker.close(wait=True)
