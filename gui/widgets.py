@@ -92,10 +92,14 @@ class Table(ttk.Frame):
         self.columnconfigure(0, weight=1)
 
     def fill(self, rows: Iterable[tuple[str, Sequence[Any]]], icons: dict[str, tk.PhotoImage] | None = None) -> None:
+        chosen = self.tree.selection()
         self.tree.delete(*self.tree.get_children())
         for iid, values in rows:
             icon = (icons or {}).get(iid)
             self.tree.insert("", "end", iid=iid, values=list(values), **({"image": icon} if icon else {}))
+        kept = [iid for iid in chosen if self.tree.exists(iid)]  # a refresh keeps what the person selected
+        if kept:
+            self.tree.selection_set(kept)
 
     def selected(self) -> str | None:
         chosen = self.tree.selection()

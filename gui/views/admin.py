@@ -48,9 +48,11 @@ class AdminView(ttk.Frame):
         ubar = ttk.Frame(users, padding=(0, 6, 0, 0))
         ubar.pack(fill="x")
         self.user_action = ""
+        self.user_buttons: dict[str, ttk.Button] = {}
         for action in ("unlock", "disable", "enable"):
-            ttk.Button(ubar, text=action.capitalize(),
-                       command=lambda a=action: self._user_action(a)).pack(side="left", padx=(0, 6))
+            button = ttk.Button(ubar, text=action.capitalize(), command=lambda a=action: self._user_action(a))
+            button.pack(side="left", padx=(0, 6))
+            self.user_buttons[action] = button
         self.role = ttk.Combobox(ubar, values=ROLES, state="readonly", width=10)
         self.role.set(ROLES[0])
         self.role.pack(side="left", padx=(12, 4))

@@ -12,6 +12,7 @@ import threading
 import time
 import tkinter as tk
 from collections.abc import Callable
+from tkinter import ttk
 from typing import Any
 
 import uvicorn
@@ -88,18 +89,27 @@ class Robot:
         # `mousemove --sync` waits for the pointer to move, so it would wait forever if it is there already.
         return [] if self.root.winfo_pointerxy() == (x, y) else ["mousemove", "--sync", str(x), str(y)]
 
-    def click(self, widget: tk.Misc, *, repeat: int = 1) -> None:
-        x, y = self._center(widget)
+    def _point(self, widget: tk.Misc, at: tuple[int, int] | None) -> tuple[int, int]:
+        if at is None:
+            return self._center(widget)
+        return widget.winfo_rootx() + at[0], widget.winfo_rooty() + at[1]
+
+    def click(self, widget: tk.Misc, *, repeat: int = 1, at: tuple[int, int] | None = None) -> None:
+        """Click the middle of `widget` (or the point `at`, relative to it)."""
+        x, y = self._point(widget, at)
         self._xdotool(*self._move(x, y), "click", "--repeat", str(repeat), "--delay", "40", "1")
         self.settle()
 
     def double_click(self, widget: tk.Misc, at: tuple[int, int] | None = None) -> None:
-        if at is None:
-            x, y = self._center(widget)
-        else:
-            x, y = widget.winfo_rootx() + at[0], widget.winfo_rooty() + at[1]
+        x, y = self._point(widget, at)
         self._xdotool(*self._move(x, y), "click", "--repeat", "2", "--delay", "60", "1")
         self.settle()
+
+    @staticmethod
+    def cell(tree: ttk.Treeview, iid: str, column: str) -> tuple[int, int]:
+        """The middle of one cell of a Treeview, relative to the tree (for `at=`)."""
+        x, y, width, height = tree.bbox(iid, column)  # type: ignore[misc]
+        return x + width // 2, y + height // 2
 
     def type(self, widget: tk.Misc, text: str) -> None:
         """Click into `widget` and type `text` on the keyboard."""
