@@ -45,3 +45,15 @@ begin
     end if;
 end
 $$;
+
+-- Accounts: limits for the runtime roles. Role settings apply to the role a session logs in as, so the
+-- authenticator's are the ones the API runs under; the caller roles carry the same in case a DBA grants
+-- one to a login. A runaway statement or a transaction left open cannot hold locks for long.
+alter role strongroom_authenticator set statement_timeout = '30s';
+alter role strongroom_authenticator set idle_in_transaction_session_timeout = '60s';
+alter role strongroom_user set statement_timeout = '30s';
+alter role strongroom_user set idle_in_transaction_session_timeout = '60s';
+alter role strongroom_admin set statement_timeout = '30s';
+alter role strongroom_admin set idle_in_transaction_session_timeout = '60s';
+alter role strongroom_auditor set statement_timeout = '30s';
+alter role strongroom_auditor set idle_in_transaction_session_timeout = '60s';

@@ -1,0 +1,12 @@
+drop index public.users_email_lower_key;
+drop index public.users_username_lower_key;
+alter table public.users
+    drop constraint users_email_format,
+    drop constraint users_username_format,
+    drop column last_login_at,
+    drop column password_changed_at,
+    drop column locked_until,
+    drop column lock_count,
+    drop column failed_logins,
+    drop column token_version,
+    drop column role;
