@@ -141,7 +141,7 @@ begin
             pg_catalog.set_config('strongroom.role', p_role, true),
             pg_catalog.set_config('strongroom.token_version', p_token_version::text, true),
             pg_catalog.set_config('strongroom.request_id', coalesce(p_request_id, ''), true),
-            pg_catalog.set_config('strongroom.client_addr', coalesce(p_client_addr::text, ''), true);
+            pg_catalog.set_config('strongroom.client_addr', coalesce(pg_catalog.host(p_client_addr), ''), true);
     perform private.verify_caller();
     perform pg_catalog.set_config('role', 'strongroom_' || p_role, true);
 end

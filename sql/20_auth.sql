@@ -482,7 +482,7 @@ set search_path = ''
 as $$
 begin
     -- Recorded with the audit rows this login writes; cleared with the transaction.
-    perform set_config('strongroom.client_addr', coalesce(p_client_addr::text, ''), true),
+    perform set_config('strongroom.client_addr', coalesce(pg_catalog.host(p_client_addr), ''), true),
             set_config('strongroom.request_id', coalesce(left(p_request_id, 200), ''), true);
     return query select * from private.authenticate(p_username, p_password, p_pepper);
 end
