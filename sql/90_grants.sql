@@ -36,6 +36,3 @@ grant execute on function api.set_role(int, text) to strongroom_admin;
 -- Direct reads of the user-owned tables, for callers whose sessions query them: row-level security
 -- (20_auth.sql) shows each user their own rows and admins all. Writes go through api functions.
 grant select on public.entries, public.orders to strongroom_user, strongroom_admin;
--- pgcrypto's functions live in public and were created by the owner; no runtime role calls them
--- directly (the security definer functions do, as the owner).
-revoke execute on all functions in schema public from public;
