@@ -341,22 +341,21 @@ as $$
 $$;
 comment on function private.bump_token_version(int) is 'Invalidate every token of the user: begin_request refuses older versions.';
 
-drop function if exists private.find_user_for_update(int);
-create function private.find_user_for_update(p_user_id int) returns public.users
+drop function if exists private.lock_user_row(int);
+-- Returns nothing rather than the row: a function returning public.users would pin the table's type,
+-- and the foundation's rollback could no longer drop the table.
+create function private.lock_user_row(p_user_id int) returns void
 language plpgsql
 set search_path = ''
 as $$
-declare
-    u public.users;
 begin
-    select * into u from public.users where id = p_user_id for update;
-    if u.id is null then
+    perform 1 from public.users where id = p_user_id for update;
+    if not found then
         raise exception 'no user with id %', p_user_id using errcode = 'SRN10';
     end if;
-    return u;
 end
 $$;
-comment on function private.find_user_for_update(int) is 'The user row, locked for update, or SRN10.';
+comment on function private.lock_user_row(int) is 'Lock the user''s row for update, or raise SRN10 if there is none (visible).';
 
 -- Administrators: at least one active admin must remain. Locks every active admin row first, so two
 -- admins demoting each other at the same time cannot both succeed.
@@ -383,7 +382,7 @@ language plpgsql
 set search_path = ''
 as $$
 begin
-    perform private.find_user_for_update(p_user_id);
+    perform private.lock_user_row(p_user_id);
     perform private.assert_not_last_admin(p_user_id);
     update public.users set is_active = false where id = p_user_id;
     perform private.bump_token_version(p_user_id);
@@ -399,7 +398,7 @@ language plpgsql
 set search_path = ''
 as $$
 begin
-    perform private.find_user_for_update(p_user_id);
+    perform private.lock_user_row(p_user_id);
     update public.users set is_active = true where id = p_user_id;
     perform private.log_event('INFO', 'auth', 'user_enabled', format('user %s enabled', p_user_id),
         jsonb_build_object('actor_id', private.caller_id(), 'by', session_user), p_user_id);
@@ -413,7 +412,7 @@ language plpgsql
 set search_path = ''
 as $$
 begin
-    perform private.find_user_for_update(p_user_id);
+    perform private.lock_user_row(p_user_id);
     update public.users set failed_logins = 0, lock_count = 0, locked_until = null where id = p_user_id;
     perform private.log_event('INFO', 'auth', 'user_unlocked', format('user %s unlocked', p_user_id),
         jsonb_build_object('actor_id', private.caller_id(), 'by', session_user), p_user_id);
@@ -428,8 +427,10 @@ language plpgsql
 set search_path = ''
 as $$
 declare
-    u public.users := private.find_user_for_update(p_user_id);
+    u public.users;
 begin
+    perform private.lock_user_row(p_user_id);
+    select * into strict u from public.users where id = p_user_id;
     if p_role is null or p_role not in ('user', 'admin', 'auditor') then
         raise exception 'unknown role %', coalesce(p_role, 'null') using errcode = 'SRP16';
     end if;

@@ -58,9 +58,11 @@ security definer  -- updates public.users
 set search_path = ''
 as $$
 declare
-    me public.users := private.find_user_for_update(private.require_caller());
+    me public.users;
     checked record;
 begin
+    perform private.lock_user_row(private.require_caller());
+    select * into strict me from public.users where id = private.caller_id();
     -- The current password is checked like a login (same counters, same lockout), and like a login a
     -- wrong one is answered with a status, so its audit row survives.
     select * into checked from private.authenticate(me.username, p_current_password, p_pepper, false);
