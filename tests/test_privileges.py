@@ -200,3 +200,11 @@ def test_a_caller_is_denied_the_users_table_and_private(db, connect):
                       "select private.verify_caller()", "insert into public.orders (description) values ('x')"):
         with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
             conn.execute(statement)
+
+
+def test_an_api_session_runs_under_the_timeouts_even_after_switching_role(db, connect):
+    user_id = register(db, "alice")
+    conn = connect("strongroom_authenticator")
+    begin_request(conn, user_id)
+    assert conn.execute("select current_setting('statement_timeout'), "
+                        "current_setting('idle_in_transaction_session_timeout')").fetchone() == ("30s", "1min")
