@@ -59,5 +59,8 @@ gui-deps: ## install what the GUI tests need (Xvfb, xdotool; apt-get when root) 
 	@$(if $(wildcard $(PY)),$(PY),$(or $(PYTHON),python3)) -c 'import tkinter' 2>/dev/null || { \
 		echo "This Python has no tkinter: install Tk for it (Debian/Ubuntu: apt-get install python3-tk tk-dev)" >&2; exit 1; }
 
-gui: venv ## open the desktop client (API address: API=http://host:port, default STRONGROOM_API or :8000)
+screenshots: venv gui-deps ## PNGs of each screen of the desktop client (demo database, Xvfb) in docs/screenshots/
+	$(PY) -m tests.gui.screenshots docs/screenshots
+
+gui: venv ## open the desktop client (API=http://host:port; default STRONGROOM_API_URL or :8000)
 	$(VENV)/bin/strongroom gui $(if $(API),--api $(API))

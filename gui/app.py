@@ -91,6 +91,7 @@ class Application(tk.Tk):
         style.configure("Status.TFrame", background="#e8e8e8")
         style.configure("Status.TLabel", background="#e8e8e8")
         style.configure("Treeview", rowheight=22)
+        style.configure("Horizontal.TProgressbar", background="#2e7d32", troughcolor="#f0f0f0")
 
     def _menus(self) -> None:
         bar = tk.Menu(self)
@@ -430,6 +431,8 @@ class Application(tk.Tk):
                 self.order_dialog.destroy()
             dialog = self.order_dialog = OrderDialog(self, *answer)
             dialog.bind("<<ChangeStatus>>", lambda _e: self.change_status(dialog))
+            # Closing the dialog gives the keyboard back to the orders table (else it goes nowhere).
+            dialog.bind("<Destroy>", lambda e: self.orders.table.tree.focus_set() if e.widget is dialog else None)
 
         self.run("open order", fetch, done=opened, message=self.orders.message, retry=self.open_order)
 

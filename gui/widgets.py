@@ -12,6 +12,15 @@ from tkinter import ttk
 from typing import Any
 
 
+def center_over(dialog: tk.Toplevel, master: tk.Misc) -> None:
+    """Place a dialog in the middle of the window it belongs to."""
+    dialog.update_idletasks()
+    top = master.winfo_toplevel()
+    x = top.winfo_rootx() + max((top.winfo_width() - dialog.winfo_reqwidth()) // 2, 0)
+    y = top.winfo_rooty() + max((top.winfo_height() - dialog.winfo_reqheight()) // 3, 0)
+    dialog.geometry(f"+{x}+{y}")
+
+
 class BoundedEntry(ttk.Entry):
     """An entry that refuses input past `max_length` characters and NUL bytes."""
 
@@ -149,6 +158,7 @@ class ConfirmDialog(tk.Toplevel):
         self.protocol("WM_DELETE_WINDOW", self.destroy)
         self.no.focus_set()  # a destructive question defaults to no
         self._master = master
+        center_over(self, master)
 
     def _yes(self) -> None:
         self.destroy()

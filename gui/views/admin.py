@@ -104,6 +104,9 @@ class AdminView(ttk.Frame):
                                         str(u.get("locked_until") or "")[:19].replace("T", " "))) for u in users)
 
     def show_progress(self, done: int, total: int, rows_left: int) -> None:
-        self.progress.configure(maximum=max(total, 1), value=done)
+        if total == 0:  # nothing was left to move: that is done, too
+            done = total = 1
+        self.progress.configure(maximum=total)
+        self.progress.configure(value=done)  # after the new maximum, or Tk clamps it to the old one
         self.progress_label.configure(text=f"{rows_left} rows left to re-encrypt" if rows_left
                                       else "Every row uses the active key")

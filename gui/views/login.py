@@ -1,7 +1,8 @@
 """The login / register dialog, shown over the main window at start and whenever the session ends.
 
-Emits `<<Login>>` (Enter, or the button) and `<<Register>>`; Escape emits `<<Quit>>` at start and
-`<<Cancel>>`-like dismissal is not offered once a session has ended, since nothing works without one.
+Emits `<<Login>>` (Enter, or the button), `<<Register>>`, and `<<Quit>>` (Escape, or closing it): there is
+no "cancel" into the window, since nothing in it works without a session. When the session ends mid-shift,
+the dialog comes back with the username filled in; the window behind it keeps everything typed.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import tkinter as tk
 from tkinter import ttk
 
-from gui.widgets import BoundedEntry, BusyButton, Message, PasswordEntry
+from gui.widgets import BoundedEntry, BusyButton, Message, PasswordEntry, center_over
 
 
 class LoginDialog(tk.Toplevel):
@@ -65,6 +66,7 @@ class LoginDialog(tk.Toplevel):
         if reason:
             self.message.say(reason, error=True)
             self.heading.configure(text="Log in again")
+        center_over(self, self.master)
         self.lift()
         self._grab()
 

@@ -12,7 +12,7 @@ from tkinter import ttk
 from typing import Any
 
 from gui.client import NEW_ORDER_STATUSES, ORDER_STATUSES
-from gui.widgets import BoundedEntry, BusyButton, Message, Table, lock_icon
+from gui.widgets import BoundedEntry, BusyButton, Message, Table, center_over, lock_icon
 
 ALL = "all"
 
@@ -153,6 +153,7 @@ class OrderDialog(tk.Toplevel):
         self.message.pack(anchor="w", pady=(6, 0))
         self.bind("<Escape>", lambda _e: self.destroy())
         self.status.focus_set()
+        center_over(self, master)
 
     def show_history(self, history: Sequence[dict[str, Any]]) -> None:
         self.history.fill((str(i), (_when(row.get("timestamp") or row.get("at")), row.get("action", ""),

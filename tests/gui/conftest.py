@@ -7,46 +7,23 @@ has installed Xvfb and xdotool.
 from __future__ import annotations
 
 import gc
-import os
 import shutil
-import subprocess
 import tkinter as tk
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from tests.gui.harness import LiveServer, Robot
+from tests.gui.harness import LiveServer, Robot, virtual_display
 
 
 @pytest.fixture(scope="session")
 def xvfb() -> Iterator[str]:
     """A private X display for the session; DISPLAY points at it while the tests run."""
-    binary = shutil.which("Xvfb")
-    if binary is None or shutil.which("xdotool") is None:
+    if shutil.which("Xvfb") is None or shutil.which("xdotool") is None:
         pytest.fail("Xvfb and xdotool are needed for the GUI tests: run `make gui-deps`")
-    read_fd, write_fd = os.pipe()
-    process = subprocess.Popen(
-        [binary, "-displayfd", str(write_fd), "-screen", "0", "1280x900x24", "-nolisten", "tcp", "-noreset"],
-        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    with os.fdopen(read_fd) as pipe:
-        number = pipe.readline().strip()
-    if not number:
-        process.kill()
-        pytest.fail("Xvfb did not start")
-    display = f":{number}"
-    previous = os.environ.get("DISPLAY")
-    os.environ["DISPLAY"] = display
-    try:
+    with virtual_display() as display:
         yield display
-    finally:
-        if previous is None:
-            os.environ.pop("DISPLAY", None)
-        else:
-            os.environ["DISPLAY"] = previous
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -6,15 +6,18 @@ with xdotool, so Tk receives the same X events as from a mouse and keyboard.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+import sys
 import threading
 import time
 import tkinter as tk
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from tkinter import ttk
 from typing import Any
 
+import httpx
 import uvicorn
 
 from tests.plugin import free_port
@@ -22,7 +25,36 @@ from tests.plugin import free_port
 # A guard against a test that would otherwise hang forever; never a measure of speed.
 PATIENCE = 30.0
 
-__all__ = ["PATIENCE", "LiveServer", "Robot", "free_port", "log_in", "wait_for"]
+PASSWORD = "correct horse battery staple"
+
+__all__ = ["PASSWORD", "PATIENCE", "LiveServer", "RealApi", "Robot", "free_port", "log_in", "virtual_display",
+           "wait_for"]
+
+
+@contextlib.contextmanager
+def virtual_display(size: str = "1280x900x24") -> Iterator[str]:
+    """Start Xvfb on a free display number and point DISPLAY at it until the block ends."""
+    read_fd, write_fd = os.pipe()
+    process = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", size, "-nolisten", "tcp", "-noreset"],
+        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        number = pipe.readline().strip()
+    if not number:
+        process.kill()
+        raise RuntimeError("Xvfb did not start")
+    previous = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = f":{number}"
+    try:
+        yield f":{number}"
+    finally:
+        if previous is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = previous
+        process.terminate()
+        process.wait(10)
 
 
 class LiveServer:
@@ -135,3 +167,51 @@ def log_in(app: Any, robot: Robot, username: str, password: str) -> None:
     robot.type(dialog.password.entry, password)
     robot.key("Return")
     robot.wait(lambda: app.me.get("username") == username and not dialog.winfo_viewable(), "the login")
+
+
+class RealApi:
+    """uvicorn in a child process on a fixed port; `stop()` and `start()` to take it away and bring it back."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RealApi:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(self.port),
+             "--no-access-log", "--timeout-graceful-shutdown", "2"],
+            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + PATIENCE
+        while True:
+            try:
+                httpx.get(f"{self.url}/health", timeout=1)
+                return self
+            except httpx.TransportError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("the API did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+            self.process = None
+
+    def register(self, username: str, password: str = PASSWORD) -> None:
+        response = httpx.post(f"{self.url}/register", json={"username": username, "password": password})
+        assert response.status_code == 201, response.text
+
+    def tokens(self, username: str, password: str = PASSWORD) -> dict[str, Any]:
+        response = httpx.post(f"{self.url}/login", json={"username": username, "password": password})
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def call(self, method: str, path: str, tokens: dict[str, Any], **kwargs: Any) -> httpx.Response:
+        return httpx.request(method, f"{self.url}{path}", headers={
+            "Authorization": f"Bearer {tokens['access_token']}"}, **kwargs)
