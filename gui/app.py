@@ -316,9 +316,12 @@ class Application(tk.Tk):
     def logout(self) -> None:
         if self.client.session is None:
             return
-        self.client_event("INFO", "logout")
-        self.worker.submit("logout", self.client.logout, on_done=lambda _r: self._logged_out(),
-                           on_error=lambda _e: self._logged_out())
+
+        def end(*_: Any) -> None:  # after the event is recorded: it needs the session being ended
+            self.worker.submit("logout", self.client.logout, on_done=lambda _r: self._logged_out(),
+                               on_error=lambda _e: self._logged_out())
+
+        self.worker.submit("log", self.client.post_log, "INFO", "logout", on_done=end, on_error=end)
 
     def _logged_out(self) -> None:
         self.me = {}
