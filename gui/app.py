@@ -434,10 +434,16 @@ class Application(tk.Tk):
                 self.order_dialog.destroy()
             dialog = self.order_dialog = OrderDialog(self, *answer)
             dialog.bind("<<ChangeStatus>>", lambda _e: self.change_status(dialog))
-            # Closing the dialog gives the keyboard back to the orders table (else it goes nowhere).
-            dialog.bind("<Destroy>", lambda e: self.orders.table.tree.focus_set() if e.widget is dialog else None)
+            dialog.bind("<Destroy>", lambda e: self._order_dialog_closed() if e.widget is dialog else None)
 
         self.run("open order", fetch, done=opened, message=self.orders.message, retry=self.open_order)
+
+    def _order_dialog_closed(self) -> None:
+        """Closing the order dialog gives the keyboard back to the orders table (else it goes nowhere)."""
+        self.order_dialog = None
+        tree = self.orders.table.tree
+        if tree.winfo_exists():
+            tree.focus_set()
 
     def change_status(self, dialog: OrderDialog) -> None:
         status = dialog.status.get()

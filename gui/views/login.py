@@ -66,7 +66,6 @@ class LoginDialog(tk.Toplevel):
         if reason:
             self.message.say(reason, error=True)
             self.heading.configure(text="Log in again")
-        center_over(self, self.master)
         self.lift()
         self._grab()
 
@@ -74,6 +73,7 @@ class LoginDialog(tk.Toplevel):
         """Make the dialog modal once it is on screen (a grab fails on a window not yet viewable)."""
         if not self.shown or not self.winfo_exists():
             return
+        center_over(self, self.master)  # now that the window behind has its size
         try:
             self.grab_set()
         except tk.TclError:

@@ -6,6 +6,7 @@ Events: `<<SubmitOrder>>` (Submit or Enter), `<<RefreshOrders>>` (filter, Refres
 
 from __future__ import annotations
 
+import json
 import tkinter as tk
 from collections.abc import Sequence
 from tkinter import ttk
@@ -156,6 +157,18 @@ class OrderDialog(tk.Toplevel):
         center_over(self, master)
 
     def show_history(self, history: Sequence[dict[str, Any]]) -> None:
-        self.history.fill((str(i), (_when(row.get("timestamp") or row.get("at")), row.get("action", ""),
-                                    row.get("details") or ""))
+        self.history.fill((str(i), (_when(row.get("timestamp")), row.get("action", ""), _details(row.get("details"))))
                           for i, row in enumerate(history))
+
+
+def _details(details: Any) -> str:
+    """An order event's details as a person reads them: "pending → cancelled" rather than JSON."""
+    try:
+        data = json.loads(details) if isinstance(details, str) else details
+    except ValueError:
+        return str(details)
+    if isinstance(data, dict) and "from" in data and "to" in data:
+        return f"{data['from']} → {data['to']}"
+    if isinstance(data, dict) and "status" in data:
+        return f"status {data['status']}"
+    return "" if data is None else str(details)

@@ -54,6 +54,8 @@ class PasswordsView(ttk.Frame):
         self.save.grid(row=1, column=4, padx=4)
         save.columnconfigure(1, weight=1)
         save.columnconfigure(3, weight=1)
+        for field in (self.site, self.login, self.password.entry):
+            field.bind("<Return>", lambda _e: None if self.save.is_busy else self.event_generate("<<SavePassword>>"))
 
         find = ttk.LabelFrame(self, text="Look up", padding=10)
         find.pack(fill="both", expand=True, pady=(10, 0))

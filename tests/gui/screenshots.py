@@ -105,8 +105,6 @@ def shoot(api: RealApi, out: Path) -> None:
             assert app.admin is not None
             robot.click(app.admin.reencrypt)
             robot.wait(lambda: not app.admin.reencrypt.is_busy, "re-encryption")  # type: ignore[union-attr]
-            print("progress", app.admin.progress.cget("value"), app.admin.progress.cget("maximum"),
-                  app.admin.progress_label.cget("text"))
         robot.wait(lambda: app.worker.busy == 0, "the requests to land")
         grab(app, robot, out / f"{name}.png")
     app.quit_app()
