@@ -73,7 +73,10 @@ class LoginDialog(tk.Toplevel):
         """Make the dialog modal once it is on screen (a grab fails on a window not yet viewable)."""
         if not self.shown or not self.winfo_exists():
             return
-        center_over(self, self.master)  # now that the window behind has its size
+        if self.master.winfo_width() <= 1:  # the window behind is not laid out yet: wait for its size
+            self.after(20, self._grab)
+            return
+        center_over(self, self.master)
         try:
             self.grab_set()
         except tk.TclError:
