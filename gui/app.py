@@ -450,11 +450,13 @@ class Application(tk.Tk):
         dialog.apply.set_busy(True)
 
         def changed(_: Any) -> None:
-            dialog.message.say(f"Status is now {status}.")
+            self.load_orders(self._orders_page)
             self.client_event("INFO", f"order {dialog.order_id} status {status}")
+            if not dialog.winfo_exists():  # closed while the change was on its way
+                return
+            dialog.message.say(f"Status is now {status}.")
             self.worker.submit("history", self.client.order_history, dialog.order_id,
                                on_done=lambda h: dialog.winfo_exists() and dialog.show_history(h))
-            self.load_orders(self._orders_page)
 
         self.run("change status", self.client.set_order_status, dialog.order_id, status, done=changed,
                  message=dialog.message, always=lambda: dialog.winfo_exists() and dialog.apply.set_busy(False))

@@ -127,6 +127,8 @@ class Message(ttk.Label):
         super().__init__(master, text="", **options)
 
     def say(self, text: str, error: bool = False) -> None:
+        if not self.winfo_exists():  # its dialog was closed before the answer came
+            return
         self.configure(text=text, foreground="#b00020" if error else "#1b5e20")
 
     @property
