@@ -1,4 +1,7 @@
-"""Data keys, field encryption and the key lifecycle, proven in SQL (sql/30_crypto.sql, sql/53_api_keys.sql)."""
+"""Data keys, field encryption and the key lifecycle, proven in SQL.
+
+The code under test: sql/30_crypto.sql and sql/53_api_keys.sql.
+"""
 
 from __future__ import annotations
 
