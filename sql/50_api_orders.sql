@@ -85,7 +85,7 @@ comment on function private.tg_orders__check_status() is 'Refuses a status chang
 drop trigger if exists _100_orders_check_status on public.orders;
 create trigger _100_orders_check_status
     before update of status on public.orders
-    for each row when (old.status is distinct from new.status)
+    for each row
     execute function private.tg_orders__check_status();
 
 create or replace function private.order_row(o public.orders)
