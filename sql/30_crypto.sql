@@ -9,7 +9,7 @@
 -- random, so iterated S2K would only cost time. pgcrypto's OpenPGP mode is CFB with a SHA-1 MDC, not an
 -- AEAD: an accepted deviation (docs/keys.md). To bind a ciphertext to its place, the encrypted payload
 -- starts with the place (table.column/owner/row id) and a newline; decrypt checks it, so a ciphertext
--- copied into another row or column fails with SRK04 instead of showing someone else's data.
+-- copied into another row or column fails with SRK05 instead of showing someone else's data.
 --
 -- Encryption happens in explicit functions called by the api functions, never in triggers.
 --
@@ -25,19 +25,19 @@
 -- DBAs issue SQL); every api function also filters by the caller explicitly.
 
 insert into private.error_codes (sqlstate, name, http_status, description) values
-    ('SRK01', 'wrong_master_key', 503,
+    ('SRK02', 'wrong_master_key', 503,
      'The master key given to the database does not match the one the data keys are wrapped with.'),
-    ('SRK02', 'no_active_key', 503,
+    ('SRK03', 'no_active_key', 503,
      'There is no active data key; `strongroom db migrate` creates the first one.'),
-    ('SRK03', 'key_retired', 410,
+    ('SRK04', 'key_retired', 410,
      'The data was encrypted with a retired key whose material has been destroyed.'),
-    ('SRK04', 'ciphertext_misplaced', 500,
+    ('SRK05', 'ciphertext_misplaced', 500,
      'A ciphertext was found in a row or column it was not written for (copied or swapped).'),
-    ('SRK05', 'ciphertext_corrupt', 500,
+    ('SRK06', 'ciphertext_corrupt', 500,
      'A ciphertext does not decrypt: it was altered or its key_id is wrong.'),
-    ('SRK06', 'weak_master_key', 422,
+    ('SRK07', 'weak_master_key', 422,
      'A new master key must be at least 32 characters and differ from the current one.'),
-    ('SRK07', 'unknown_key', 404, 'No data key has this id.'),
+    ('SRK08', 'unknown_key', 404, 'No data key has this id.'),
     ('SRC51', 'key_in_use', 409, 'A key cannot be retired while rows still use it, nor while it is active.'),
     ('SRP51', 'bad_batch_size', 422, 'The re-encryption batch size must be between 1 and 100000.'),
     ('SRF51', 'key_admin_only', 403, 'Only an admin (or a DBA at the console) may manage keys.')
@@ -98,21 +98,21 @@ declare
 begin
     select * into k from public.aes_keys where id = p_key_id;
     if not found then
-        raise exception 'data key % does not exist', p_key_id using errcode = 'SRK07';
+        raise exception 'data key % does not exist', p_key_id using errcode = 'SRK08';
     end if;
     if k.state = 'retired' then
         raise exception 'data key % is retired: the data encrypted with it is gone', p_key_id
-            using errcode = 'SRK03';
+            using errcode = 'SRK04';
     end if;
     if k.master_check is distinct from private.master_check(p_key_id, p_master) then
         raise exception 'wrong master key: it does not unwrap data key %', p_key_id
-            using errcode = 'SRK01',
+            using errcode = 'SRK02',
                   hint = 'Check STRONGROOM_MASTER_KEY; nothing was changed.';
     end if;
     return public.pgp_sym_decrypt_bytea(public.dearmor(k.key_value), p_master);
 end $$;
 comment on function private.unwrap_key(integer, text) is
-    'Unwraps one data key after checking the master key against the key''s check value (SRK01 if wrong).';
+    'Unwraps one data key after checking the master key against the key''s check value (SRK02 if wrong).';
 
 create or replace function private.data_key(p_key_id integer) returns text
 language plpgsql volatile set search_path = '' as $$
@@ -145,7 +145,7 @@ begin
     perform pg_catalog.pg_advisory_xact_lock_shared(21330, 1);
     select id into v_id from public.aes_keys where state = 'active';
     if v_id is null then
-        raise exception 'there is no active data key' using errcode = 'SRK02',
+        raise exception 'there is no active data key' using errcode = 'SRK03',
             hint = 'Run `strongroom db migrate`, which creates the first key.';
     end if;
     return v_id;
@@ -203,17 +203,17 @@ begin
         v_plain := public.pgp_sym_decrypt(p_cipher, private.data_key(p_key_id));
     exception when external_routine_invocation_exception then
         raise exception 'the encrypted % does not decrypt: it was altered or its key id is wrong', p_place
-            using errcode = 'SRK05';
+            using errcode = 'SRK06';
     end;
     if pg_catalog.left(v_plain, pg_catalog.length(p_place) + 1) <> p_place || pg_catalog.chr(10) then
         raise exception 'the encrypted % was written for another row or column', p_place
-            using errcode = 'SRK04',
+            using errcode = 'SRK05',
                   hint = 'A ciphertext was copied or swapped; restore the row from its own backup.';
     end if;
     return pg_catalog.substr(v_plain, pg_catalog.length(p_place) + 2);
 end $$;
 comment on function private.decrypt(bytea, integer, text) is
-    'Decrypts a ciphertext written by private.encrypt for p_place: SRK05 if altered, SRK04 if misplaced.';
+    'Decrypts a ciphertext written by private.encrypt for p_place: SRK06 if altered, SRK05 if misplaced.';
 
 
 create or replace function private.blind_index(p_value text, p_key_id integer, p_owner integer) returns bytea

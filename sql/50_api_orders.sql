@@ -10,7 +10,6 @@
 
 insert into private.error_codes (sqlstate, name, http_status, description) values
     ('SRP50', 'bad_input', 422, 'A value is missing, too long or out of range.'),
-    ('SRF50', 'no_caller', 401, 'The call was made outside a request: no caller is set.'),
     ('SRN51', 'order_not_found', 404, 'No order with this id is visible to the caller.'),
     ('SRC50', 'bad_status_transition', 409, 'The order''s status cannot change that way; the message says why.'),
     ('SRF52', 'order_status_admin_only', 403, 'Only an admin may move an order to processing or shipped.')
@@ -25,11 +24,11 @@ declare
     v_id integer := private.caller_id();
 begin
     if v_id is null then
-        raise exception 'no caller: call api.begin_request first' using errcode = 'SRF50';
+        raise exception 'no caller: call api.begin_request first' using errcode = 'SRA01';
     end if;
     return v_id;
 end $$;
-comment on function private.caller_id_or_raise() is 'The caller''s user id, or SRF50 outside a request.';
+comment on function private.caller_id_or_raise() is 'The caller''s user id, or SRA01 outside a request.';
 
 create or replace function private.check_field_text(p_name text, p_value text, p_max integer, p_required boolean)
 returns void

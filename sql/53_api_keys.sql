@@ -60,7 +60,7 @@ begin
 end $$;
 comment on function api.rotate_key() is
     'Makes a new active data key; the old one becomes decrypt-only (rotated_at). Old ciphertext still '
-    'decrypts. Admin only; needs the master key (SRK01 if wrong, and nothing changes).';
+    'decrypts. Admin only; needs the master key (SRK02 if wrong, and nothing changes).';
 
 
 drop function if exists api.reencrypt_batch(integer, boolean);
@@ -79,7 +79,7 @@ begin
             using errcode = 'SRP51';
     end if;
     v_active := private.active_key_id();
-    perform private.data_key(v_active);   -- proves the master key (SRK01) before any row is touched
+    perform private.data_key(v_active);   -- proves the master key (SRK02) before any row is touched
 
     perform private.set_key_maintenance(true);
     v_moved := private.reencrypt_rows(v_active, p_batch_size, not p_sweep);
@@ -153,7 +153,7 @@ begin
     perform pg_catalog.pg_advisory_xact_lock(21330, 1);
     select * into k from public.aes_keys a where a.id = p_key_id for update;
     if not found then
-        raise exception 'data key % does not exist', p_key_id using errcode = 'SRK07';
+        raise exception 'data key % does not exist', p_key_id using errcode = 'SRK08';
     end if;
     if k.state = 'active' then
         raise exception 'data key % is the active key and cannot be retired', p_key_id
@@ -195,11 +195,11 @@ begin
     perform private.require_key_admin();
     if v_new is null or pg_catalog.length(v_new) < 32 or v_new = v_old then
         raise exception 'the new master key must be at least 32 characters and differ from the current one'
-            using errcode = 'SRK06',
+            using errcode = 'SRK07',
                   hint = 'Set strongroom.new_master_key (transaction-local, bound parameter) to the new key.';
     end if;
     perform pg_catalog.pg_advisory_xact_lock(21330, 1);
-    -- Prove the old master key on every live key before rewriting any (SRK01, nothing changes).
+    -- Prove the old master key on every live key before rewriting any (SRK02, nothing changes).
     for k in select a.id from public.aes_keys a where a.state <> 'retired' order by a.id for update loop
         perform private.unwrap_key(k.id, v_old);
     end loop;

@@ -1,4 +1,3 @@
--- ===================================================================================================
 -- Keys and encrypted data (orders, entries, vault, key management)
 -- ===================================================================================================
 -- The caller roles reach these tables only through the security definer functions below; aes_keys,
@@ -35,3 +34,18 @@ grant execute on function
     api.rewrap_master()
 to strongroom_admin;
 grant execute on procedure api.reencrypt(integer) to strongroom_admin;
+=======
+-- Every REVOKE and GRANT, so privileges read in one sitting. One section per area.
+
+-- Foundation ---------------------------------------------------------------------------------------
+revoke all on schema api, private, audit from public;
+revoke all on all tables in schema public from public;
+revoke all on all tables in schema private from public;
+revoke execute on all functions in schema api, private, audit from public;
+
+-- Caller roles reach the api schema; what they may call in it is granted per function below.
+grant usage on schema api to strongroom_user, strongroom_admin, strongroom_auditor;
+grant usage on schema api to strongroom_authenticator;
+grant execute on function api.installed_code() to strongroom_authenticator;
+
+-- ============================================================================================

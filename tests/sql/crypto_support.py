@@ -7,6 +7,7 @@ parameter into the transaction-local setting `strongroom.master_key`, as the API
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,8 +16,9 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-# A master key for tests only: random per test session, never written anywhere.
-MASTER_KEY = secrets.token_urlsafe(32)
+# The master key the template was migrated with (tests/plugin.py), or else one for this session only:
+# random, never written anywhere. ensure_key() creates the first data key under it.
+MASTER_KEY = os.environ.get("STRONGROOM_TEST_MASTER_KEY") or secrets.token_urlsafe(32)
 OTHER_MASTER_KEY = secrets.token_urlsafe(32)
 
 

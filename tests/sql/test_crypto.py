@@ -121,7 +121,7 @@ def test_a_ciphertext_with_one_byte_flipped_fails_with_the_corrupt_error(db, ali
         " get_byte(content_enc, length(content_enc) - 5) # 1) where id = %s",
         [entry],
     )
-    with raises_sqlstate("SRK05"):
+    with raises_sqlstate("SRK06"):
         read_entry(db, alice, entry)
 
 
@@ -132,14 +132,14 @@ def test_a_note_copied_from_another_row_fails_with_the_misplaced_error(db, alice
         "update entries set content_enc = (select content_enc from entries where id = %s) where id = %s",
         [other, mine],
     )
-    with raises_sqlstate("SRK04"):
+    with raises_sqlstate("SRK05"):
         read_entry(db, alice, mine)
 
 
 def test_a_note_moved_to_another_owner_fails_with_the_misplaced_error(db, alice, bob):
     entry = new_entry(db, alice, "alice's secret")
     db.execute("update entries set user_id = %s where id = %s", [bob, entry])
-    with raises_sqlstate("SRK04"):
+    with raises_sqlstate("SRK05"):
         read_entry(db, bob, entry)
 
 
@@ -151,14 +151,14 @@ def test_an_order_description_swapped_with_another_orders_fails_with_the_misplac
         " where (o.id, x.id) in ((%s, %s), (%s, %s))",
         [first, second, second, first],
     )
-    with raises_sqlstate("SRK04"):
+    with raises_sqlstate("SRK05"):
         read_order(db, alice, first)
 
 
 def test_a_vault_secret_copied_into_the_notes_column_fails_with_the_misplaced_error(db, alice):
     save_vault(db, alice, "bank", "me", "hunter2-but-long", "notes")
     db.execute("update vault set notes_enc = secret_enc")
-    with raises_sqlstate("SRK04"):
+    with raises_sqlstate("SRK05"):
         read_vault(db, alice, "bank")
 
 
@@ -189,7 +189,7 @@ def test_a_second_active_key_is_refused_by_the_unique_index(db, alice):
 
 def test_reading_with_a_wrong_master_key_fails_clearly(db, alice):
     entry = new_entry(db, alice, "kept safe")
-    with raises_sqlstate("SRK01") as info:
+    with raises_sqlstate("SRK02") as info:
         read_entry(db, alice, entry, master_key=OTHER_MASTER_KEY)
     assert "wrong master key" in str(info.value)
 
@@ -203,7 +203,7 @@ def test_reading_without_a_master_key_fails_clearly(db, alice):
 
 def test_rotating_with_a_wrong_master_key_fails_and_changes_nothing(db, alice):
     before = db.execute("select * from aes_keys order by id").fetchall()
-    with raises_sqlstate("SRK01"):
+    with raises_sqlstate("SRK02"):
         rotate(db, OTHER_MASTER_KEY)
     assert db.execute("select * from aes_keys order by id").fetchall() == before
 
@@ -212,7 +212,7 @@ def test_reencrypting_with_a_wrong_master_key_fails_and_changes_nothing(db, db_d
     entry = new_entry(db, alice, "stays put")
     rotate(db)
     before = db.execute("select * from entries order by id").fetchall()
-    with raises_sqlstate("SRK01"):
+    with raises_sqlstate("SRK02"):
         reencrypt(db_dsn, master_key=OTHER_MASTER_KEY)
     assert db.execute("select * from entries order by id").fetchall() == before
     assert read_entry(db, alice, entry) == "stays put"
@@ -294,13 +294,13 @@ def test_rewrap_master_moves_every_key_to_the_new_master_and_data_is_untouched(d
         assert one(db, "select rewrapped from api.rewrap_master()")[0] == 2
     assert one(db, "select content_enc from entries where id = %s", [entry])[0] == before
     assert read_entry(db, alice, entry, master_key=OTHER_MASTER_KEY) == "rewrapped"
-    with raises_sqlstate("SRK01"):
+    with raises_sqlstate("SRK02"):
         read_entry(db, alice, entry, master_key=MASTER_KEY)
 
 
 def test_rewrap_master_with_a_wrong_current_master_fails_and_changes_nothing(db, alice):
     before = db.execute("select * from aes_keys order by id").fetchall()
-    with raises_sqlstate("SRK01"), caller(db, None, "admin", OTHER_MASTER_KEY):
+    with raises_sqlstate("SRK02"), caller(db, None, "admin", OTHER_MASTER_KEY):
         db.execute("select set_config('strongroom.new_master_key', %s, true)", [MASTER_KEY + "new"])
         db.execute("select * from api.rewrap_master()")
     assert db.execute("select * from aes_keys order by id").fetchall() == before

@@ -107,5 +107,5 @@ def test_a_bad_title_is_refused_with_a_clear_message(db, alice, title, why):
 
 
 def test_a_note_needs_a_caller(db, alice):
-    with raises_sqlstate("SRF50"), caller(db, None):
+    with raises_sqlstate("SRA01"), caller(db, None):
         db.execute("select api.create_entry('t', 'c')")
