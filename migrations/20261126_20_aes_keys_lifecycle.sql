@@ -19,11 +19,10 @@ update public.aes_keys
    and id <> (select max(id) from public.aes_keys where state = 'active');
 
 alter table public.aes_keys
-    alter column is_active set not null,
     add constraint aes_keys_state_known
         check (state in ('active', 'decrypt_only', 'retired')),
     add constraint aes_keys_is_active_matches_state
-        check (is_active = (state = 'active')),
+        check (is_active is not distinct from (state = 'active')),
     add constraint aes_keys_retired_has_no_material
         check ((state = 'retired') = (key_value = '')),
     add constraint aes_keys_retired_has_time

@@ -5,7 +5,6 @@ alter table public.orders
     drop constraint if exists orders_sensitive_description_not_in_clear,
     drop constraint if exists orders_sensitive_means_encrypted,
     drop constraint if exists orders_status_known,
-    alter column status drop not null,
     drop column if exists updated_at,
     drop column if exists description_key_id,
     drop column if exists description_enc,

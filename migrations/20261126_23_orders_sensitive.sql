@@ -10,9 +10,8 @@ alter table public.orders
     add column description_enc bytea,
     add column description_key_id integer references public.aes_keys (id),
     add column updated_at timestamp not null default now(),
-    alter column status set not null,
     add constraint orders_status_known
-        check (status in ('pending', 'processing', 'shipped', 'cancelled')),
+        check (status is not null and status in ('pending', 'processing', 'shipped', 'cancelled')),
     add constraint orders_sensitive_means_encrypted
         check (sensitive = (description_enc is not null)),
     add constraint orders_sensitive_description_not_in_clear

@@ -87,33 +87,43 @@ create trigger _100_orders_check_status
     for each row
     execute function private.tg_orders__check_status();
 
-create or replace function private.order_row(o public.orders)
+-- Helpers take and return scalars, never an orders row, so that no function depends on the table's type
+-- (a migration rollback can then drop the table).
+create or replace function private.order_description(p_id integer, p_sensitive boolean, p_description text,
+                                                      p_enc bytea, p_key_id integer)
+returns text
+language sql volatile set search_path = '' as $$
+    select case when p_sensitive
+                then private.decrypt(p_enc, p_key_id, private.place('orders', 'description', null, p_id))
+                else p_description end;
+$$;
+comment on function private.order_description(integer, boolean, text, bytea, integer) is
+    'An order''s description as the api returns it: decrypted when the order is sensitive.';
+
+create or replace function private.order_out(p_id integer)
 returns table (id integer, user_id integer, description text, sensitive boolean, status text,
                created_at timestamp, updated_at timestamp)
 language sql volatile set search_path = '' as $$
     select o.id, o.user_id,
-           case when o.sensitive
-                then private.decrypt(o.description_enc, o.description_key_id,
-                                     private.place('orders', 'description', null, o.id))
-                else o.description end,
-           o.sensitive, o.status::text, o.created_at, o.updated_at;
+           private.order_description(o.id, o.sensitive, o.description, o.description_enc, o.description_key_id),
+           o.sensitive, o.status::text, o.created_at, o.updated_at
+      from public.orders o where o.id = p_id;
 $$;
-comment on function private.order_row(public.orders) is 'An order as the api returns it: the description decrypted if sensitive.';
+comment on function private.order_out(integer) is 'One order as the api returns it. Visibility is checked by the caller.';
 
-create or replace function private.visible_order(p_id integer) returns public.orders
+create or replace function private.visible_order(p_id integer) returns integer
 language plpgsql volatile set search_path = '' as $$
 declare
     v_user integer := private.caller_id_or_raise();
-    o public.orders;
 begin
-    select * into o from public.orders x
+    perform from public.orders x
      where x.id = p_id and (x.user_id = v_user or private.caller_role() = 'admin');
     if not found then
         raise exception 'order % not found', p_id using errcode = 'SRN51';
     end if;
-    return o;
+    return p_id;
 end $$;
-comment on function private.visible_order(integer) is 'The order if the caller owns it or is an admin, else SRN51.';
+comment on function private.visible_order(integer) is 'p_id if the caller owns the order or is an admin, else SRN51.';
 
 drop function if exists api.create_order(text, boolean);
 create function api.create_order(p_description text, p_sensitive boolean default false)
@@ -125,7 +135,6 @@ declare
     v_user integer := private.caller_id_or_raise();
     v_id integer := pg_catalog.nextval('public.orders_id_seq');
     v_key integer;
-    o public.orders;
 begin
     perform private.check_field_text('description', p_description, 10000, true);
     if p_sensitive then
@@ -137,10 +146,8 @@ begin
             coalesce(p_sensitive, false),
             case when p_sensitive
                  then private.encrypt(p_description, v_key, private.place('orders', 'description', null, v_id)) end,
-            v_key)
-    returning * into o;
-    return query select r.id, r.user_id, p_description, r.sensitive, r.status, r.created_at, r.updated_at
-                   from private.order_row(o) r;
+            v_key);
+    return query select * from private.order_out(v_id);
 end $$;
 comment on function api.create_order(text, boolean) is
     'Creates a pending order for the caller. Sensitive: the description (1-10000 characters) is stored only encrypted.';
@@ -165,15 +172,15 @@ begin
     end if;
     -- Keyset pagination, newest first: pass the last id seen as p_before_id.
     return query
-        select r.*
-          from (select * from public.orders o
-                 where (v_admin or o.user_id = v_user)
-                   and (p_status is null or o.status = p_status)
-                   and (p_before_id is null or o.id < p_before_id)
-                 order by o.id desc
-                 limit p_limit) o,
-               lateral private.order_row(o::public.orders) r
-         order by r.id desc;
+        select o.id, o.user_id,
+               private.order_description(o.id, o.sensitive, o.description, o.description_enc, o.description_key_id),
+               o.sensitive, o.status::text, o.created_at, o.updated_at
+          from public.orders o
+         where (v_admin or o.user_id = v_user)
+           and (p_status is null or o.status = p_status)
+           and (p_before_id is null or o.id < p_before_id)
+         order by o.id desc
+         limit p_limit;
 end $$;
 comment on function api.list_orders(text, integer, integer) is
     'The caller''s orders (an admin: all), newest first, optionally one status; keyset pagination by p_before_id.';
@@ -185,7 +192,7 @@ returns table (id integer, user_id integer, description text, sensitive boolean,
 language plpgsql volatile security definer set search_path = '' as $$
 -- security definer: decrypting needs the wrapped keys in aes_keys.
 begin
-    return query select * from private.order_row(private.visible_order(p_id));
+    return query select * from private.order_out(private.visible_order(p_id));
 end $$;
 comment on function api.get_order(integer) is 'One order (own, or any for an admin), decrypted. SRN51 otherwise.';
 
@@ -196,15 +203,15 @@ returns table (id integer, user_id integer, description text, sensitive boolean,
 language plpgsql volatile security definer set search_path = '' as $$
 -- security definer: the caller roles have no direct UPDATE on orders.
 declare
-    o public.orders := private.visible_order(p_id);
+    v_id integer := private.visible_order(p_id);
 begin
     if private.caller_role() is distinct from 'admin' and p_status is distinct from 'cancelled' then
         raise exception 'only an admin may move an order to %', p_status using errcode = 'SRF52',
             hint = 'A user may cancel their own pending or processing order.';
     end if;
     -- The trigger _100_orders_check_status refuses a transition that is not allowed, with the reason.
-    update public.orders x set status = p_status where x.id = o.id returning * into o;
-    return query select * from private.order_row(o);
+    update public.orders x set status = p_status where x.id = v_id;
+    return query select * from private.order_out(v_id);
 end $$;
 comment on function api.set_order_status(integer, text) is
     'Moves an order along pending -> processing -> shipped, or cancels it; SRC50 with the reason otherwise. '

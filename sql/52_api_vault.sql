@@ -18,26 +18,37 @@ drop policy if exists vault_owner on public.vault;
 create policy vault_owner on public.vault as permissive for all
     using (user_id = private.caller_id()) with check (user_id = private.caller_id());
 
-create or replace function private.vault_find(p_user integer, p_site text) returns setof public.vault
+-- Helpers take and return scalars, never a vault row, so that no function depends on the table's type.
+create or replace function private.vault_find(p_user integer, p_site text) returns setof integer
 language sql volatile set search_path = '' as $$
     with idx as (
         select k.key_id, private.blind_index(p_site, k.key_id, p_user) as site_index
           from (select distinct v.key_id from public.vault v where v.user_id = p_user) k
     )
-    select v.* from public.vault v join idx on v.key_id = idx.key_id and v.site_index = idx.site_index
+    select v.id from public.vault v join idx on v.key_id = idx.key_id and v.site_index = idx.site_index
      where v.user_id = p_user
      order by v.id;
 $$;
 comment on function private.vault_find(integer, text) is
-    'The owner''s vault rows for a site, matched on the blind index under each key their rows use.';
+    'Ids of the owner''s vault rows for a site, matched on the blind index under each key their rows use.';
 
-create or replace function private.vault_field(v public.vault, p_column text) returns text
+create or replace function private.vault_out(p_ids integer[], p_with_secrets boolean)
+returns table (id integer, site text, login text, secret text, notes text, created_at timestamp,
+               updated_at timestamp)
 language sql volatile set search_path = '' as $$
-    select private.decrypt(case p_column when 'site' then v.site_enc when 'login' then v.login_enc
-                                         when 'secret' then v.secret_enc when 'notes' then v.notes_enc end,
-                           v.key_id, private.place('vault', p_column, v.user_id, v.id));
+    select v.id,
+           private.decrypt(v.site_enc, v.key_id, private.place('vault', 'site', v.user_id, v.id)),
+           private.decrypt(v.login_enc, v.key_id, private.place('vault', 'login', v.user_id, v.id)),
+           case when p_with_secrets
+                then private.decrypt(v.secret_enc, v.key_id, private.place('vault', 'secret', v.user_id, v.id)) end,
+           case when p_with_secrets
+                then private.decrypt(v.notes_enc, v.key_id, private.place('vault', 'notes', v.user_id, v.id)) end,
+           v.created_at, v.updated_at
+      from public.vault v
+     where v.id = any (p_ids);
 $$;
-comment on function private.vault_field(public.vault, text) is 'One decrypted field of a vault row.';
+comment on function private.vault_out(integer[], boolean) is
+    'Vault rows decrypted (the secret and notes only when asked). Ownership is checked by the caller.';
 
 drop function if exists api.save_vault_item(text, text, text, text);
 create function api.save_vault_item(p_site text, p_login text, p_secret text, p_notes text default null)
@@ -55,9 +66,10 @@ begin
     perform private.check_field_text('notes', p_notes, 10000, false);
     v_key := private.active_key_id();
     -- The same site and login again replaces the item (a new password for a known login).
-    select f.id into v_id from private.vault_find(v_user, p_site) f
-     where private.vault_field(f, 'login') = coalesce(p_login, '')
-     limit 1;
+    select o.id into v_id
+      from private.vault_out(array(select private.vault_find(v_user, p_site)), false) o
+     where o.login = coalesce(p_login, '')
+     order by o.id limit 1;
     if v_id is null then
         v_id := pg_catalog.nextval('public.vault_id_seq');
         insert into public.vault (id, user_id, key_id, site_index, site_enc, login_enc, secret_enc, notes_enc)
@@ -93,11 +105,9 @@ declare
     v_user integer := private.caller_id_or_raise();
 begin
     return query
-        select x.id, x.site, x.login, x.updated_at
-          from (select v.id, private.vault_field(v, 'site') as site, private.vault_field(v, 'login') as login,
-                       v.updated_at
-                  from public.vault v where v.user_id = v_user) x
-         order by pg_catalog.lower(x.site), x.login, x.id;
+        select o.id, o.site, o.login, o.updated_at
+          from private.vault_out(array(select v.id from public.vault v where v.user_id = v_user), false) o
+         order by pg_catalog.lower(o.site), o.login, o.id;
 end $$;
 comment on function api.list_vault_sites() is 'The caller''s vault items (site and login, no secrets), by site.';
 
@@ -112,9 +122,8 @@ declare
 begin
     perform private.check_field_text('site', p_site, 255, true);
     return query
-        select f.id, private.vault_field(f, 'site'), private.vault_field(f, 'login'),
-               private.vault_field(f, 'secret'), private.vault_field(f, 'notes'), f.created_at, f.updated_at
-          from private.vault_find(v_user, p_site) f;
+        select o.* from private.vault_out(array(select private.vault_find(v_user, p_site)), true) o
+         order by o.id;
     if not found then
         raise exception 'nothing saved for site %', p_site using errcode = 'SRN52';
     end if;

@@ -1,23 +1,20 @@
--- Keys and encrypted data (orders, entries, vault, key management)
--- ===================================================================================================
+-- Every REVOKE and GRANT, so privileges read in one sitting. One section per area.
+
+-- Foundation ---------------------------------------------------------------------------------------
+revoke all on schema api, private, audit from public;
+revoke all on all tables in schema public from public;
+revoke all on all tables in schema private from public;
+revoke execute on all functions in schema api, private, audit from public;
+
+-- Caller roles reach the api schema; what they may call in it is granted per function below.
+grant usage on schema api to strongroom_user, strongroom_admin, strongroom_auditor;
+grant usage on schema api to strongroom_authenticator;
+grant execute on function api.installed_code() to strongroom_authenticator;
+
+-- Keys and encrypted data (orders, entries, vault, key management) ---------------------------------
 -- The caller roles reach these tables only through the security definer functions below; aes_keys,
 -- key_logs and vault are granted to no runtime role. Key management is admin-only.
-
-revoke all on public.aes_keys, public.vault from public;
-revoke all on all functions in schema private from public;
-
-revoke all on function
-    api.create_entry(text, text), api.list_entries(integer, integer), api.get_entry(integer),
-    api.update_entry(integer, text, text), api.delete_entry(integer),
-    api.create_order(text, boolean), api.list_orders(text, integer, integer), api.get_order(integer),
-    api.set_order_status(integer, text),
-    api.save_vault_item(text, text, text, text), api.list_vault_sites(), api.lookup_vault(text),
-    api.delete_vault_item(integer),
-    api.generate_password(integer, boolean, boolean, boolean, boolean, boolean),
-    api.key_status(), api.rotate_key(), api.reencrypt_batch(integer, boolean), api.retire_key(integer),
-    api.rewrap_master()
-from public;
-revoke all on procedure api.reencrypt(integer) from public;
+revoke all on public.aes_keys, public.key_logs, public.vault from public;
 
 grant execute on function
     api.create_entry(text, text), api.list_entries(integer, integer), api.get_entry(integer),
@@ -33,19 +30,5 @@ grant execute on function
     api.key_status(), api.rotate_key(), api.reencrypt_batch(integer, boolean), api.retire_key(integer),
     api.rewrap_master()
 to strongroom_admin;
+revoke all on procedure api.reencrypt(integer) from public;
 grant execute on procedure api.reencrypt(integer) to strongroom_admin;
-=======
--- Every REVOKE and GRANT, so privileges read in one sitting. One section per area.
-
--- Foundation ---------------------------------------------------------------------------------------
-revoke all on schema api, private, audit from public;
-revoke all on all tables in schema public from public;
-revoke all on all tables in schema private from public;
-revoke execute on all functions in schema api, private, audit from public;
-
--- Caller roles reach the api schema; what they may call in it is granted per function below.
-grant usage on schema api to strongroom_user, strongroom_admin, strongroom_auditor;
-grant usage on schema api to strongroom_authenticator;
-grant execute on function api.installed_code() to strongroom_authenticator;
-
--- ============================================================================================
