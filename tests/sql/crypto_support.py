@@ -7,6 +7,7 @@ parameter into the transaction-local setting `strongroom.master_key`, as the API
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from collections.abc import Iterator
@@ -18,8 +19,9 @@ from psycopg.rows import dict_row
 
 # The master key the template was migrated with (tests/plugin.py), or else one for this session only:
 # random, never written anywhere. ensure_key() creates the first data key under it.
-MASTER_KEY = os.environ.get("STRONGROOM_TEST_MASTER_KEY") or secrets.token_urlsafe(32)
-OTHER_MASTER_KEY = secrets.token_urlsafe(32)
+# Shaped like the real ones: base64 of 32 random bytes.
+MASTER_KEY = os.environ.get("STRONGROOM_TEST_MASTER_KEY") or base64.b64encode(secrets.token_bytes(32)).decode()
+OTHER_MASTER_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 @contextmanager
