@@ -181,6 +181,8 @@ begin
            and (p_before_id is null or o.id < p_before_id)
          order by o.id desc
          limit p_limit;
+exception when external_routine_invocation_exception then
+    perform private.raise_unreadable('an order in this list');
 end $$;
 comment on function api.list_orders(text, integer, integer) is
     'The caller''s orders (an admin: all), newest first, optionally one status; keyset pagination by p_before_id.';
@@ -193,6 +195,8 @@ language plpgsql volatile security definer set search_path = '' as $$
 -- security definer: decrypting needs the wrapped keys in aes_keys.
 begin
     return query select * from private.order_out(private.visible_order(p_id));
+exception when external_routine_invocation_exception then
+    perform private.raise_unreadable(pg_catalog.format('order %s', p_id));
 end $$;
 comment on function api.get_order(integer) is 'One order (own, or any for an admin), decrypted. SRN51 otherwise.';
 
@@ -212,6 +216,8 @@ begin
     -- The trigger _100_orders_check_status refuses a transition that is not allowed, with the reason.
     update public.orders x set status = p_status where x.id = v_id;
     return query select * from private.order_out(v_id);
+exception when external_routine_invocation_exception then
+    perform private.raise_unreadable(pg_catalog.format('order %s', p_id));
 end $$;
 comment on function api.set_order_status(integer, text) is
     'Moves an order along pending -> processing -> shipped, or cancels it; SRC50 with the reason otherwise. '

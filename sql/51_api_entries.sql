@@ -73,6 +73,8 @@ begin
     return query select e.id, e.title::text,
         private.decrypt(e.content_enc, e.content_key_id, private.place('entries', 'content', e.user_id, e.id)),
         e.created_at, e.updated_at;
+exception when external_routine_invocation_exception then
+    perform private.raise_unreadable(pg_catalog.format('note %s', p_id));
 end $$;
 comment on function api.get_entry(integer) is 'One of the caller''s notes, decrypted. SRN50 if it is not theirs or does not exist.';
 

@@ -92,6 +92,8 @@ begin
     end if;
     return query select v.id, pg_catalog.btrim(p_site), coalesce(p_login, ''), v.created_at, v.updated_at
                    from public.vault v where v.id = v_id;
+exception when external_routine_invocation_exception then
+    perform private.raise_unreadable('a saved item for this site');
 end $$;
 comment on function api.save_vault_item(text, text, text, text) is
     'Saves a login for a site (site and login again: replaces the secret and notes). Everything is encrypted.';
@@ -108,6 +110,8 @@ begin
         select o.id, o.site, o.login, o.updated_at
           from private.vault_out(array(select v.id from public.vault v where v.user_id = v_user), false) o
          order by pg_catalog.lower(o.site), o.login, o.id;
+exception when external_routine_invocation_exception then
+    perform private.raise_unreadable('a vault item');
 end $$;
 comment on function api.list_vault_sites() is 'The caller''s vault items (site and login, no secrets), by site.';
 
@@ -125,8 +129,10 @@ begin
         select o.* from private.vault_out(array(select private.vault_find(v_user, p_site)), true) o
          order by o.id;
     if not found then
-        raise exception 'nothing saved for site %', p_site using errcode = 'SRN52';
+        raise exception 'nothing saved for this site' using errcode = 'SRN52';
     end if;
+exception when external_routine_invocation_exception then
+    perform private.raise_unreadable('a vault item for this site');
 end $$;
 comment on function api.lookup_vault(text) is
     'The caller''s items for a site (exact, case-insensitive), decrypted. SRN52 when there is none.';

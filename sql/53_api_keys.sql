@@ -94,6 +94,8 @@ begin
         perform private.log_key_event(v_active, 'reencrypt_done', '{"rows_left": 0}'::jsonb);
     end if;
     return query select v_active, v_moved, v_left;
+exception when external_routine_invocation_exception then
+    perform private.raise_unreadable('a row on an old key');
 end $$;
 comment on function api.reencrypt_batch(integer, boolean) is
     'One batch of re-encryption in the caller''s transaction: moves up to p_batch_size rows to the active '
@@ -153,7 +155,7 @@ begin
     perform pg_catalog.pg_advisory_xact_lock(21330, 1);
     select * into k from public.aes_keys a where a.id = p_key_id for update;
     if not found then
-        raise exception 'data key % does not exist', p_key_id using errcode = 'SRK08';
+        raise exception 'data key % does not exist', p_key_id using errcode = 'SRK07';
     end if;
     if k.state = 'active' then
         raise exception 'data key % is the active key and cannot be retired', p_key_id
@@ -195,7 +197,7 @@ begin
     perform private.require_key_admin();
     if v_new is null or pg_catalog.length(v_new) < 32 or v_new = v_old then
         raise exception 'the new master key must be at least 32 characters and differ from the current one'
-            using errcode = 'SRK07',
+            using errcode = 'SRK06',
                   hint = 'Set strongroom.new_master_key (transaction-local, bound parameter) to the new key.';
     end if;
     perform pg_catalog.pg_advisory_xact_lock(21330, 1);

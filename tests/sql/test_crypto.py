@@ -114,18 +114,18 @@ def test_no_plaintext_is_stored_next_to_the_ciphertext(db, alice):
 # --- tampered and swapped ciphertext ---------------------------------------------------------------
 
 
-def test_a_ciphertext_with_one_byte_flipped_fails_with_the_corrupt_error(db, alice):
+def test_a_ciphertext_with_one_byte_flipped_fails_with_the_unreadable_error(db, alice):
     entry = new_entry(db, alice, "do not touch")
     db.execute(
         "update entries set content_enc = set_byte(content_enc, length(content_enc) - 5,"
         " get_byte(content_enc, length(content_enc) - 5) # 1) where id = %s",
         [entry],
     )
-    with raises_sqlstate("SRK06"):
+    with raises_sqlstate("SRK05"):
         read_entry(db, alice, entry)
 
 
-def test_a_note_copied_from_another_row_fails_with_the_misplaced_error(db, alice):
+def test_a_note_copied_from_another_row_fails_with_the_unreadable_error(db, alice):
     mine = new_entry(db, alice, "mine")
     other = new_entry(db, alice, "other")
     db.execute(
@@ -136,14 +136,14 @@ def test_a_note_copied_from_another_row_fails_with_the_misplaced_error(db, alice
         read_entry(db, alice, mine)
 
 
-def test_a_note_moved_to_another_owner_fails_with_the_misplaced_error(db, alice, bob):
+def test_a_note_moved_to_another_owner_fails_with_the_unreadable_error(db, alice, bob):
     entry = new_entry(db, alice, "alice's secret")
     db.execute("update entries set user_id = %s where id = %s", [bob, entry])
     with raises_sqlstate("SRK05"):
         read_entry(db, bob, entry)
 
 
-def test_an_order_description_swapped_with_another_orders_fails_with_the_misplaced_error(db, alice):
+def test_an_order_description_swapped_with_another_orders_fails_with_the_unreadable_error(db, alice):
     first = new_sensitive_order(db, alice, "first")
     second = new_sensitive_order(db, alice, "second")
     db.execute(
@@ -155,7 +155,7 @@ def test_an_order_description_swapped_with_another_orders_fails_with_the_misplac
         read_order(db, alice, first)
 
 
-def test_a_vault_secret_copied_into_the_notes_column_fails_with_the_misplaced_error(db, alice):
+def test_a_vault_secret_copied_into_the_notes_column_fails_with_the_unreadable_error(db, alice):
     save_vault(db, alice, "bank", "me", "hunter2-but-long", "notes")
     db.execute("update vault set notes_enc = secret_enc")
     with raises_sqlstate("SRK05"):
