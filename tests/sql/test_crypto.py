@@ -59,13 +59,9 @@ def read_order(db: psycopg.Connection, user: int, order_id: int) -> str:
         return str(one(db, "select description from api.get_order(%s)", [order_id])[0])
 
 
-def save_vault(
-    db: psycopg.Connection, user: int, site: str, login: str, secret: str, notes: str | None
-) -> int:
+def save_vault(db: psycopg.Connection, user: int, site: str, login: str, secret: str, notes: str | None) -> int:
     with caller(db, user):
-        return int(
-            one(db, "select id from api.save_vault_item(%s, %s, %s, %s)", [site, login, secret, notes])[0]
-        )
+        return int(one(db, "select id from api.save_vault_item(%s, %s, %s, %s)", [site, login, secret, notes])[0])
 
 
 def read_vault(db: psycopg.Connection, user: int, site: str) -> tuple:
@@ -76,9 +72,7 @@ def read_vault(db: psycopg.Connection, user: int, site: str) -> tuple:
 # --- round trips -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "value", ["", "plain words", ONE_MB, ALL_OF_UNICODE], ids=["empty", "text", "1MB", "unicode"]
-)
+@pytest.mark.parametrize("value", ["", "plain words", ONE_MB, ALL_OF_UNICODE], ids=["empty", "text", "1MB", "unicode"])
 def test_note_content_round_trips_through_encryption(db, alice, value):
     entry = new_entry(db, alice, value)
     assert read_entry(db, alice, entry) == value
@@ -182,9 +176,7 @@ def test_the_first_key_is_created_once(db):
 
 def test_a_second_active_key_is_refused_by_the_unique_index(db, alice):
     with pytest.raises(psycopg.errors.UniqueViolation):
-        db.execute(
-            "insert into aes_keys (key_label, key_value, state, is_active) values ('x', 'y', 'active', true)"
-        )
+        db.execute("insert into aes_keys (key_label, key_value, state, is_active) values ('x', 'y', 'active', true)")
 
 
 def test_reading_with_a_wrong_master_key_fails_clearly(db, alice):
@@ -250,8 +242,7 @@ def test_reencrypt_moves_every_row_to_the_active_key_and_logs_progress(db, db_ds
     progress = [
         r[0]
         for r in db.execute(
-            "select (details::jsonb ->> 'rows_left')::int from key_logs"
-            " where action = 'reencrypt_batch' order by id"
+            "select (details::jsonb ->> 'rows_left')::int from key_logs where action = 'reencrypt_batch' order by id"
         )
     ]
     assert progress == [8, 5, 2, 0]
@@ -315,9 +306,7 @@ def test_key_events_log_who_acted_and_never_key_material(db, db_dsn, alice):
         db.execute("select * from api.retire_key(%s)", [old])
     logs = " ".join(str(r) for r in db.execute("select * from key_logs").fetchall())
     for (wrapped,) in db.execute("select key_value from aes_keys where key_value <> ''").fetchall():
-        raw = one(db, "select encode(pgp_sym_decrypt_bytea(dearmor(%s), %s), 'hex')", [wrapped, MASTER_KEY])[
-            0
-        ]
+        raw = one(db, "select encode(pgp_sym_decrypt_bytea(dearmor(%s), %s), 'hex')", [wrapped, MASTER_KEY])[0]
         assert raw not in logs and wrapped not in logs
     assert MASTER_KEY not in logs
     actions = [r[0] for r in db.execute("select action from key_logs order by id")]
@@ -343,21 +332,34 @@ def test_users_cannot_manage_keys(db, alice, call):
 def test_notes_left_in_clear_by_an_older_version_are_encrypted_by_migrate(db, alice):
     # Simulate a database from before content was encrypted: plaintext in the seed column.
     db.execute("alter table entries drop constraint entries_content_never_plaintext")
-    db.execute(
-        "insert into entries (user_id, title, content) values (%s, 'old', 'legacy plaintext')", [alice]
-    )
-    db.execute(
-        "alter table entries add constraint entries_content_never_plaintext check (content is null) not valid"
-    )
+    db.execute("insert into entries (user_id, title, content) values (%s, 'old', 'legacy plaintext')", [alice])
+    db.execute("alter table entries add constraint entries_content_never_plaintext check (content is null) not valid")
     ensure_key(db)
     legacy = one(db, "select id, content, content_enc is not null from entries where title = 'old'")
     assert legacy[1:] == (None, True)
     assert read_entry(db, alice, legacy[0]) == "legacy plaintext"
-    assert one(
-        db, "select convalidated from pg_constraint where conname = 'entries_content_never_plaintext'"
-    )[0]
+    assert one(db, "select convalidated from pg_constraint where conname = 'entries_content_never_plaintext'")[0]
 
 
 def test_plaintext_in_the_seed_content_column_is_refused(db, alice):
     with pytest.raises(psycopg.errors.CheckViolation):
         db.execute("insert into entries (user_id, title, content) values (%s, 't', 'plain')", [alice])
+
+
+def test_key_maintenance_sees_every_users_rows_under_forced_row_level_security(db, db_dsn, alice, bob):
+    for table in ("entries", "orders"):
+        db.execute(f"alter table {table} enable row level security")
+        db.execute(f"alter table {table} force row level security")
+    mine, theirs = new_entry(db, alice, "alice's"), new_entry(db, bob, "bob's")
+    new_sensitive_order(db, bob, "bob's order")
+    save_vault(db, alice, "a.example", "me", "pw", None)
+    old = one(db, "select id from aes_keys where state = 'active'")[0]
+    rotate(db)
+    assert (key_status(db)[old]["entries_rows"], key_status(db)[old]["total_rows"]) == (2, 4)
+    with raises_sqlstate("SRC51"), caller(db, None, "admin", None):
+        db.execute("select * from api.retire_key(%s)", [old])
+    reencrypt(db_dsn, batch_size=1)
+    assert key_status(db)[old]["total_rows"] == 0
+    assert (read_entry(db, alice, mine), read_entry(db, bob, theirs)) == ("alice's", "bob's")
+    with raises_sqlstate("SRN50"):
+        read_entry(db, bob, mine)

@@ -32,9 +32,7 @@ def test_a_note_reads_back_with_its_title_and_content(db, alice):
 
 def test_the_content_is_stored_only_encrypted_with_its_key_beside_it(db, alice):
     entry = create(db, alice, "t", "visible only to alice")
-    content, enc, key = one(
-        db, "select content, content_enc, content_key_id from entries where id = %s", [entry]
-    )
+    content, enc, key = one(db, "select content, content_enc, content_key_id from entries where id = %s", [entry])
     assert content is None
     assert b"visible only to alice" not in bytes(enc)
     assert key == one(db, "select id from aes_keys where state = 'active'")[0]

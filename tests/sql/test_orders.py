@@ -150,9 +150,7 @@ def test_a_sensitive_orders_description_is_stored_only_encrypted(db, alice, admi
 
 def test_a_plain_orders_description_is_stored_in_clear_without_a_key(db, alice):
     order = create(db, alice, "a lamp")
-    assert one(
-        db, "select description, description_enc, description_key_id from orders where id = %s", [order]
-    ) == (
+    assert one(db, "select description, description_enc, description_key_id from orders where id = %s", [order]) == (
         "a lamp",
         None,
         None,

@@ -35,9 +35,7 @@ def save(
     notes: str | None = None,
 ):
     with caller(db, user):
-        return int(
-            one(db, "select id from api.save_vault_item(%s, %s, %s, %s)", [site, login, secret, notes])[0]
-        )
+        return int(one(db, "select id from api.save_vault_item(%s, %s, %s, %s)", [site, login, secret, notes])[0])
 
 
 def lookup(db: psycopg.Connection, user: int, site: str) -> list[tuple]:
@@ -104,9 +102,7 @@ def test_look_up_works_on_an_old_key_and_after_reencryption(db, db_dsn, alice):
     rotate(db)
     assert lookup(db, alice, "Rotating.example")[0][2] == "still-here"
     reencrypt(db_dsn)
-    assert (
-        one(db, "select key_id from vault")[0] == one(db, "select id from aes_keys where state = 'active'")[0]
-    )
+    assert one(db, "select key_id from vault")[0] == one(db, "select id from aes_keys where state = 'active'")[0]
     assert lookup(db, alice, "ROTATING.example")[0][2] == "still-here"
 
 
@@ -133,9 +129,7 @@ def test_the_vault_table_hides_other_users_rows_even_from_its_owner(db, alice, b
 
 def generate(db: psycopg.Connection, length: int = 20, *classes: bool, lookalikes: bool = False) -> str:
     flags = list(classes) if classes else [True, True, True, True]
-    return str(
-        one(db, "select api.generate_password(%s, %s, %s, %s, %s, %s)", [length, *flags, lookalikes])[0]
-    )
+    return str(one(db, "select api.generate_password(%s, %s, %s, %s, %s, %s)", [length, *flags, lookalikes])[0])
 
 
 @pytest.mark.parametrize("length", [8, 9, 64, 128])
