@@ -1,7 +1,7 @@
 """`strongroom keys ...`: data key status, rotation, re-encryption, retirement, master key re-wrap.
 
 A DBA's console: every command connects with the administrative DSN (`strongroom db url`), switches to
-`strongroom_admin` and calls the same SQL functions the API and the tests call (sql/53_api_keys.sql).
+`strongroom_owner` and calls the same SQL functions the API and the tests call (sql/53_api_keys.sql).
 The master key comes from the settings (STRONGROOM_MASTER_KEY or the secrets file) and reaches the
 database only as a bound parameter of `set_config('strongroom.master_key', ..., ...)`.
 """
@@ -23,7 +23,10 @@ from pydantic import SecretStr
 from api.database import resolve
 from api.settings import check_secret, get_settings
 
-ADMIN_ROLE = "strongroom_admin"
+# The DBA's connection runs as the owner: `strongroom db migrate` makes the connecting user a member of it
+# (it need not be a member of strongroom_admin, e.g. on an external server), and the owner may run
+# every key function. private.require_key_admin() accepts it because it is not the API's authenticator.
+ADMIN_ROLE = "strongroom_owner"
 NEW_MASTER_ENV = "STRONGROOM_NEW_MASTER_KEY"
 PROGRESS_EVERY_SECONDS = 0.5
 

@@ -363,3 +363,17 @@ def test_key_maintenance_sees_every_users_rows_under_forced_row_level_security(d
     assert (read_entry(db, alice, mine), read_entry(db, bob, theirs)) == ("alice's", "bob's")
     with raises_sqlstate("SRN50"):
         read_entry(db, bob, mine)
+
+
+def test_the_api_cannot_manage_keys_for_a_caller_whose_claims_are_not_admin(db, connect, alice):
+    api = connect(user="strongroom_authenticator", autocommit=True)
+    with raises_sqlstate("SRF51"), caller(api, alice, "admin", None):
+        api.execute("select set_config('strongroom.role', 'user', true)")
+        api.execute("select * from api.key_status()")
+
+
+def test_rewrap_master_refuses_a_weak_or_unchanged_new_key(db, alice):
+    for new in ("short", MASTER_KEY):
+        with raises_sqlstate("SRK06"), caller(db, None, "admin"):
+            db.execute("select set_config('strongroom.new_master_key', %s, true)", [new])
+            db.execute("select * from api.rewrap_master()")
