@@ -276,8 +276,8 @@ drop policy if exists key_maintenance on public.vault;
 create policy key_maintenance on public.vault as permissive for all to strongroom_owner
     using (private.key_maintenance()) with check (private.key_maintenance());
 
--- Every column that holds ciphertext, with its key column: the one list that usage counts and
--- re-encryption read, so a new encrypted table is added here once.
+-- The encrypted tables and their key columns appear in three functions: key_usage and rows_on_old_keys
+-- below, and reencrypt_rows. A new encrypted table is added to all three (and to the policies above).
 create or replace function private.key_usage() returns table (key_id integer, table_name text, rows_using bigint)
 language plpgsql volatile set search_path = '' as $$
 begin

@@ -113,7 +113,9 @@ language plpgsql as $$
 --   call api.reencrypt(1000);
 -- then close the connection. The master key must outlive the COMMITs, hence session-level; the
 -- connection is closed afterwards so it never reaches a pooled connection. A DBA runs it with
--- `strongroom keys reencrypt`, which does exactly that.
+-- `strongroom keys reencrypt`, which does exactly that. Through the authenticator (the API), the caller
+-- claims (strongroom.user_id, strongroom.role) must be set at session level the same way, or the
+-- batches after the first COMMIT are refused (SRF51).
 declare
     b record;
 begin
