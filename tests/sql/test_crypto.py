@@ -377,3 +377,31 @@ def test_rewrap_master_refuses_a_weak_or_unchanged_new_key(db, alice):
         with raises_sqlstate("SRK06"), caller(db, None, "admin"):
             db.execute("select set_config('strongroom.new_master_key', %s, true)", [new])
             db.execute("select * from api.rewrap_master()")
+
+
+def test_migrate_with_the_master_key_creates_the_first_key_once(pg):
+    from api.migrate import migrate
+
+    name = "strongroom_first_key"
+    with psycopg.connect(pg.dsn(), autocommit=True) as admin:
+        admin.execute(f'drop database if exists "{name}" with (force)')
+        admin.execute(f'create database "{name}"')
+    try:
+        migrate(pg.dsn(name), master_key=MASTER_KEY, say=lambda _: None)
+        with psycopg.connect(pg.dsn(name), autocommit=True) as conn:
+            conn.execute("update private.installed_code set sha256 = repeat('0', 64)")  # force a re-apply
+        migrate(pg.dsn(name), master_key=MASTER_KEY, say=lambda _: None)
+        with psycopg.connect(pg.dsn(name), autocommit=True) as conn:
+            assert conn.execute("select state from aes_keys").fetchall() == [("active",)]
+            with caller(conn, None, "admin"):
+                conn.execute("select * from api.rotate_key()")  # the master key unwraps it
+    finally:
+        with psycopg.connect(pg.dsn(), autocommit=True) as admin:
+            admin.execute(f'drop database if exists "{name}" with (force)')
+
+
+def test_an_admin_cannot_look_into_another_users_vault(db, alice):
+    save_vault(db, alice, "private.example", "me", "mine-only", None)
+    admin = make_user(db, "root")
+    with raises_sqlstate("SRN52"), caller(db, admin, "admin"):
+        db.execute("select * from api.lookup_vault('private.example')")
