@@ -405,3 +405,15 @@ def test_an_admin_cannot_look_into_another_users_vault(db, alice):
     admin = make_user(db, "root")
     with raises_sqlstate("SRN52"), caller(db, admin, "admin"):
         db.execute("select * from api.lookup_vault('private.example')")
+
+
+def test_no_unwrapped_key_outlives_the_transaction_that_used_it(db, alice):
+    entry = new_entry(db, alice, "cached only briefly")
+    key = one(db, "select content_key_id from entries where id = %s", [entry])[0]
+    with caller(db, alice):
+        db.execute("select content from api.get_entry(%s)", [entry])
+        assert len(one(db, "select current_setting(%s, true)", [f"strongroom.dk_{key}"])[0]) == 64
+    after = one(
+        db, "select current_setting(%s, true), current_setting('strongroom.master_key', true)", [f"strongroom.dk_{key}"]
+    )
+    assert all(value in (None, "") for value in after)
