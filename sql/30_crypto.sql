@@ -65,7 +65,7 @@ comment on function private.require_key_admin() is
 create or replace function private.log_key_event(p_key_id integer, p_action text, p_details jsonb)
 returns void
 language sql set search_path = '' as $$
-    insert into public.key_logs (key_id, action, details, user_id, db_role, request_id)
+    insert into public.key_logs (key_id, action, details, actor_id, db_role, request_id)
     values (p_key_id, p_action, p_details::text, private.caller_id(), session_user::text, private.request_id());
 $$;
 comment on function private.log_key_event(integer, text, jsonb) is
