@@ -209,7 +209,8 @@ language sql volatile as $$
     select public.pgp_sym_decrypt(p_cipher, private.data_key(p_key_id) || '/' || p_place);
 $$;
 comment on function private.decrypt(bytea, integer, text) is
-    'Decrypts a ciphertext written by private.encrypt for p_place; fails (39000) if altered or misplaced.';
+    'Decrypts a ciphertext written by private.encrypt for p_place; fails (39000) if altered or misplaced. '
+    'Inlined: no SET clause.';
 
 create or replace function private.raise_unreadable(p_what text) returns void
 language plpgsql volatile set search_path = '' as $$

@@ -136,7 +136,8 @@ end $$;
 comment on procedure api.reencrypt(integer) is
     'Moves every row on an old key to the active key in batches of p_batch_size, COMMIT per batch, '
     'progress in key_logs; ends with a sweep that waits for rows writers held. Resumable: run it again. '
-    'CALL outside a transaction block with strongroom.master_key set at session level (docs/keys.md).';
+    'CALL outside a transaction block with strongroom.master_key set at session level (docs/keys.md). '
+    'It COMMITs, so no SET clause: every name in it is schema-qualified.';
 
 
 -- ---------------------------------------------------------------------------------------------------

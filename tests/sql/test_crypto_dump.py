@@ -8,6 +8,7 @@ data key and no plaintext: secrets travel only as bound parameters, which the se
 
 from __future__ import annotations
 
+import base64
 import secrets
 import subprocess
 import uuid
@@ -109,6 +110,11 @@ def test_the_server_log_holds_no_secret_after_a_full_key_cycle(db, db_dsn, pg, c
     conn = connect(autocommit=True)  # a new session: log_statement = all applies to it
 
     ensure_key(conn)
+    pepper = base64.b64encode(secrets.token_bytes(32)).decode()
+    password = f"marker-password-{secrets.token_hex(8)}"
+    api = connect(user="strongroom_authenticator", autocommit=True)  # as the API logs in
+    api.execute("select api.register('logcheck', %s, %s)", [password, pepper])
+    assert one(api, "select status from api.login('logcheck', %s, %s)", [password, pepper])[0] == "ok"
     alice = make_user(conn, "alice")
     values = markers(9)
     populate(conn, alice, values)
@@ -121,7 +127,7 @@ def test_the_server_log_holds_no_secret_after_a_full_key_cycle(db, db_dsn, pg, c
     written = log.read_bytes()[start:].decode(errors="replace")
     assert "api.create_entry" in written and "call api.reencrypt" in written  # statements were logged
     assert "marker-" not in written
-    for secret in [MASTER_KEY, *keys, *values]:
+    for secret in [MASTER_KEY, pepper, password, *keys, *values]:
         for form in forms(secret):
             assert form not in written
     assert one(db, "select current_setting('log_parameter_max_length')")[0] == "0"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tests.sql.crypto_support import caller, ensure_key, make_user, one, raises_sqlstate
+from tests.sql.crypto_support import MASTER_KEY, caller, ensure_key, make_user, one, raises_sqlstate
 
 
 @pytest.fixture
@@ -107,3 +107,24 @@ def test_a_bad_title_is_refused_with_a_clear_message(db, alice, title, why):
 def test_a_note_needs_a_caller(db, alice):
     with raises_sqlstate("SRA01"), caller(db, None):
         db.execute("select api.create_entry('t', 'c')")
+
+
+def test_through_the_api_login_path_a_user_reads_their_note_and_another_gets_not_found(db, connect):
+    ensure_key(db)
+    pepper = "p" * 44
+    api = connect(user="strongroom_authenticator", autocommit=True)  # as the API logs in
+    ids = {}
+    for name in ("carol", "dave"):
+        api.execute("select api.register(%s, 'a long enough passphrase', %s)", [name, pepper])
+        ids[name] = one(api, "select user_id from api.login(%s, 'a long enough passphrase', %s)", [name, pepper])[0]
+
+    def request(name: str, sql: str, params: list[object]) -> tuple:
+        with api.transaction():
+            api.execute("select api.begin_request(%s, 'user', 1, 'req-1')", [ids[name]])
+            api.execute("select set_config('strongroom.master_key', %s, true)", [MASTER_KEY])
+            return one(api, sql, params)
+
+    entry = request("carol", "select id from api.create_entry('mine', 'carol only')", [])[0]
+    assert request("carol", "select content from api.get_entry(%s)", [entry]) == ("carol only",)
+    with raises_sqlstate("SRN50"):
+        request("dave", "select content from api.get_entry(%s)", [entry])
