@@ -256,17 +256,8 @@ language sql volatile set search_path = '' as $$
 $$;
 comment on function private.set_key_maintenance(boolean) is 'Turns the key maintenance flag on or off for this transaction.';
 
--- The api functions run as the owner (security definer) and row-level security is FORCEd, so the owner
--- needs policies of its own: it sees the caller's rows (an admin: every order), as the caller would.
--- The accounts area's policies for the caller roles may say the same; permissive policies add up.
-drop policy if exists owner_as_caller on public.entries;
-create policy owner_as_caller on public.entries as permissive for all to strongroom_owner
-    using (user_id = private.caller_id()) with check (user_id = private.caller_id());
-drop policy if exists owner_as_caller on public.orders;
-create policy owner_as_caller on public.orders as permissive for all to strongroom_owner
-    using (user_id = private.caller_id() or private.caller_role() = 'admin')
-    with check (user_id = private.caller_id() or private.caller_role() = 'admin');
-
+-- The caller's own rows: the accounts area's policies on entries and orders (sql/20_auth.sql) apply to
+-- every role, the owner included, and ours on vault (sql/52_api_vault.sql). Key maintenance needs more:
 drop policy if exists key_maintenance on public.entries;
 create policy key_maintenance on public.entries as permissive for all to strongroom_owner
     using (private.key_maintenance()) with check (private.key_maintenance());
