@@ -244,11 +244,14 @@ comment on function private.blind_index(text, integer, integer) is
 -- ---------------------------------------------------------------------------------------------------
 
 create or replace function private.key_maintenance() returns boolean
-language sql stable set search_path = '' as $$
+language sql stable as $$
+    -- Evaluated by the key_maintenance policies for every row a maintenance query touches, so it is
+    -- inlined like the encryption path (no SET clause; the one name it uses is schema-qualified).
     select coalesce(pg_catalog.current_setting('strongroom.key_maintenance', true), '') = 'on';
 $$;
 comment on function private.key_maintenance() is
-    'True while a key maintenance function runs: the key_maintenance policies then let the owner see all rows.';
+    'True while a key maintenance function runs: the key_maintenance policies then let the owner see all '
+    'rows. Inlined into the policies: no SET clause.';
 
 create or replace function private.set_key_maintenance(p_on boolean) returns void
 language sql volatile set search_path = '' as $$

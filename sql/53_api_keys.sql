@@ -64,7 +64,9 @@ comment on function api.rotate_key() is
 
 
 drop function if exists api.reencrypt_batch(integer, boolean);
-create function api.reencrypt_batch(p_batch_size integer default 500, p_sweep boolean default false)
+drop function if exists api.reencrypt_batch(integer, boolean, boolean);
+create function api.reencrypt_batch(p_batch_size integer default 500, p_sweep boolean default false,
+                                    p_count boolean default true)
 returns table (key_id integer, moved integer, rows_left bigint)
 language plpgsql volatile security definer set search_path = '' as $$
 -- security definer: reads and rewrites every user's ciphertext and the wrapped keys.
@@ -85,10 +87,15 @@ begin
     v_moved := private.reencrypt_rows(v_active, p_batch_size, not p_sweep);
     perform private.set_key_maintenance(false);
 
-    v_left := private.rows_on_old_keys(v_active);
+    -- Rows left are counted, not derived from a counter, so concurrent writers cannot make them lie. The
+    -- count visits every row still on an old key, so a long run asks for it only now and then (p_count);
+    -- the sweep always counts, since it stops when none is left.
+    if p_count or p_sweep then
+        v_left := private.rows_on_old_keys(v_active);
+    end if;
     if v_moved > 0 then
         perform private.log_key_event(v_active, case when p_sweep then 'reencrypt_sweep' else 'reencrypt_batch' end,
-            pg_catalog.jsonb_build_object('moved', v_moved, 'rows_left', v_left));
+            pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('moved', v_moved, 'rows_left', v_left)));
     end if;
     if p_sweep and v_left = 0 then
         perform private.log_key_event(v_active, 'reencrypt_done', '{"rows_left": 0}'::jsonb);
@@ -97,13 +104,14 @@ begin
 exception when external_routine_invocation_exception then
     perform private.raise_unreadable('a row on an old key');
 end $$;
-comment on function api.reencrypt_batch(integer, boolean) is
+comment on function api.reencrypt_batch(integer, boolean, boolean) is
     'One batch of re-encryption in the caller''s transaction: moves up to p_batch_size rows to the active '
-    'key, skipping rows writers hold (p_sweep: waiting for them instead). Returns rows moved and rows left '
-    'on old keys, and logs both. Admin only; needs the master key.';
+    'key, skipping rows writers hold (p_sweep: waiting for them instead). Returns and logs the rows moved '
+    'and, when p_count or p_sweep, the rows left on old keys (else null). Admin only; needs the master key.';
 
 drop procedure if exists api.reencrypt(integer);
-create procedure api.reencrypt(p_batch_size integer default 500)
+drop procedure if exists api.reencrypt(integer, interval);
+create procedure api.reencrypt(p_batch_size integer default 500, p_count_every interval default '1 second')
 language plpgsql as $$
 -- Not security definer and no SET clause: PostgreSQL allows COMMIT in a procedure only without either.
 -- Everything it reads or writes goes through api.reencrypt_batch (security definer, schema-qualified).
@@ -118,12 +126,19 @@ language plpgsql as $$
 -- batches after the first COMMIT are refused (SRF51).
 declare
     b record;
+    v_counted timestamptz := '-infinity';
+    v_count boolean;
 begin
     -- Batches that skip rows writers hold, each committed: a crash or a kill loses at most one batch,
-    -- and the next run starts from what is still on an old key.
+    -- and the next run starts from what is still on an old key. Rows left are counted (and logged) at
+    -- most once per p_count_every: counting visits every row still to do.
     loop
-        select * into b from api.reencrypt_batch(p_batch_size, false);
+        v_count := pg_catalog.clock_timestamp() - v_counted >= p_count_every;
+        select * into b from api.reencrypt_batch(p_batch_size, false, v_count);
         commit;
+        if v_count then
+            v_counted := pg_catalog.clock_timestamp();
+        end if;
         exit when b.moved = 0;
     end loop;
     -- The sweep: what is left was held by writers; wait for them. The last sweep logs reencrypt_done.
@@ -133,10 +148,11 @@ begin
         exit when b.rows_left = 0;
     end loop;
 end $$;
-comment on procedure api.reencrypt(integer) is
+comment on procedure api.reencrypt(integer, interval) is
     'Moves every row on an old key to the active key in batches of p_batch_size, COMMIT per batch, '
-    'progress in key_logs; ends with a sweep that waits for rows writers held. Resumable: run it again. '
-    'CALL outside a transaction block with strongroom.master_key set at session level (docs/keys.md). '
+    'progress in key_logs (rows left counted at most once per p_count_every); ends with a sweep that waits '
+    'for rows writers held. Resumable: run it again. CALL outside a transaction block with '
+    'strongroom.master_key set at session level (docs/keys.md). '
     'It COMMITs, so no SET clause: every name in it is schema-qualified.';
 
 

@@ -53,8 +53,8 @@ grant execute on function
 to strongroom_user, strongroom_admin;
 
 grant execute on function
-    api.key_status(), api.rotate_key(), api.reencrypt_batch(integer, boolean), api.retire_key(integer),
+    api.key_status(), api.rotate_key(), api.reencrypt_batch(integer, boolean, boolean), api.retire_key(integer),
     api.rewrap_master()
 to strongroom_admin;
-revoke all on procedure api.reencrypt(integer) from public;
-grant execute on procedure api.reencrypt(integer) to strongroom_admin;
+revoke all on procedure api.reencrypt(integer, interval) from public;
+grant execute on procedure api.reencrypt(integer, interval) to strongroom_admin;

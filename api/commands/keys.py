@@ -101,6 +101,21 @@ def rotate(_: argparse.Namespace) -> None:
         print("run `strongroom keys reencrypt` to move the old key's rows, then `strongroom keys retire` it")
 
 
+def _last_key_log(conn: psycopg.Connection) -> int:
+    row = conn.execute("select coalesce(max(id), 0) from key_logs").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _moved_since(conn: psycopg.Connection, after_id: int) -> int:
+    """Rows moved by the batches logged after key_logs row after_id: cheap, unlike counting rows left."""
+    row = conn.execute(
+        "select coalesce(sum((details::jsonb ->> 'moved')::bigint), 0) from key_logs"
+        " where id > %s and action in ('reencrypt_batch', 'reencrypt_sweep')",
+        [after_id],
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def _rows_left(conn: psycopg.Connection) -> int:
     row = conn.execute("select coalesce(sum(total_rows), 0) from api.key_status() where state <> 'active'").fetchone()
     return int(row[0]) if row else 0
@@ -135,15 +150,16 @@ def reencrypt(args: argparse.Namespace) -> int:
 
     with psycopg.connect(dsn, autocommit=True) as watcher:
         watcher.execute(f"set role {ADMIN_ROLE}")
-        total = _rows_left(watcher)
+        total = _rows_left(watcher)  # counted once; the bar then follows the batches' key_logs rows
+        first_log = _last_key_log(watcher)
         started = time.monotonic()
         thread = threading.Thread(target=run, name="reencrypt", daemon=True)
         thread.start()
         try:
             while thread.is_alive():
                 thread.join(PROGRESS_EVERY_SECONDS)
-                left = _rows_left(watcher)
-                done = max(0, total - left)
+                done = min(total, _moved_since(watcher, first_log))
+                left = total - done
                 rate = done / max(time.monotonic() - started, 1e-6)
                 print("\r" + _bar(done, total, left, rate), end="", file=sys.stderr, flush=True)
         except KeyboardInterrupt:

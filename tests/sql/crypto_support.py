@@ -77,12 +77,15 @@ def rotate(db: psycopg.Connection, master_key: str = MASTER_KEY) -> int:
         return int(one(db, "select new_key_id from api.rotate_key()")[0])
 
 
-def reencrypt(db_dsn: str, batch_size: int = 100, master_key: str = MASTER_KEY) -> None:
-    """CALL api.reencrypt the way the CLI does: its own autocommit connection, session-level master key."""
+def reencrypt(db_dsn: str, batch_size: int = 100, master_key: str = MASTER_KEY, count_every: str = "0") -> None:
+    """CALL api.reencrypt the way the CLI does: its own autocommit connection, session-level master key.
+
+    Rows left are counted after every batch unless count_every says otherwise.
+    """
     with psycopg.connect(db_dsn, autocommit=True) as conn:
         conn.execute("set role strongroom_admin")
         conn.execute("select set_config('strongroom.master_key', %s, false)", [master_key])
-        conn.execute("call api.reencrypt(%s)", [batch_size])
+        conn.execute("call api.reencrypt(%s, %s::interval)", [batch_size, count_every])
 
 
 def key_status(db: psycopg.Connection) -> dict[int, dict[str, object]]:

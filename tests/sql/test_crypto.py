@@ -417,3 +417,19 @@ def test_no_unwrapped_key_outlives_the_transaction_that_used_it(db, alice):
         db, "select current_setting(%s, true), current_setting('strongroom.master_key', true)", [f"strongroom.dk_{key}"]
     )
     assert all(value in (None, "") for value in after)
+
+
+def test_a_long_reencrypt_counts_rows_left_only_now_and_then_but_always_at_the_end(db, db_dsn, alice):
+    for i in range(10):
+        new_entry(db, alice, f"n{i}")
+    rotate(db)
+    reencrypt(db_dsn, batch_size=2, count_every="1 hour")
+    logged = [
+        r[0]
+        for r in db.execute(
+            "select details::jsonb ->> 'rows_left' from key_logs where action = 'reencrypt_batch' order by id"
+        )
+    ]
+    assert logged == ["8", None, None, None, None]
+    assert one(db, "select count(*) from key_logs where action = 'reencrypt_done'")[0] == 1
+    assert key_status(db)[1]["total_rows"] == 0
