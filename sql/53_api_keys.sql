@@ -126,14 +126,14 @@ language plpgsql as $$
 -- batches after the first COMMIT are refused (SRF51).
 declare
     b record;
-    v_counted timestamptz := '-infinity';
+    v_counted timestamptz;   -- null until the first count (PostgreSQL < 17 has no infinite intervals)
     v_count boolean;
 begin
     -- Batches that skip rows writers hold, each committed: a crash or a kill loses at most one batch,
     -- and the next run starts from what is still on an old key. Rows left are counted (and logged) at
     -- most once per p_count_every: counting visits every row still to do.
     loop
-        v_count := pg_catalog.clock_timestamp() - v_counted >= p_count_every;
+        v_count := v_counted is null or pg_catalog.clock_timestamp() - v_counted >= p_count_every;
         select * into b from api.reencrypt_batch(p_batch_size, false, v_count);
         commit;
         if v_count then
