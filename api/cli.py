@@ -10,10 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from api.commands import admin, db, secrets, serve
+from api.commands import admin, db, keys, secrets, serve
 from api.commands import gui as gui_command
 
-GROUPS = (db, secrets, serve, gui_command, admin)
+GROUPS = (db, secrets, serve, gui_command, admin, keys)
 
 
 class CommandError(Exception):
