@@ -1,0 +1,48 @@
+# Strongroom: `make run` serves the API on a fresh machine; `make test` runs the whole suite.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The newest Python >= 3.12 on the machine (the .python-version file pins 3.12 where pyenv is used).
+PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
+	&& { echo $$p; break; }; done)
+PG_BINDIR ?=
+PYTEST_ARGS ?=
+
+.PHONY: help venv run test test-sql lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then echo "Strongroom needs Python 3.12 or newer; none was found on PATH." >&2; exit 1; fi
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(VENV)/.installed ## create .venv and install the project with its dev tools
+
+run: venv ## start the database, migrate, and serve the API in the foreground
+	$(VENV)/bin/strongroom secrets init
+	$(VENV)/bin/strongroom db start
+	$(VENV)/bin/strongroom db migrate
+	@echo "The database keeps running after Ctrl-C; stop it with: $(VENV)/bin/strongroom db stop"
+	$(VENV)/bin/strongroom serve
+
+test: venv ## run the whole test suite against a real PostgreSQL
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest $(if $(PG_BINDIR),--pg-bindir=$(PG_BINDIR)) $(PYTEST_ARGS)
+
+test-sql: venv ## only the SQL-level tests (e.g. make test-sql PG_BINDIR=/usr/lib/postgresql/15/bin)
+	$(VENV)/bin/pytest tests/sql tests/test_schema.py tests/test_migrations.py \
+		$(if $(PG_BINDIR),--pg-bindir=$(PG_BINDIR)) $(PYTEST_ARGS)
+
+lint: venv ## ruff
+	$(VENV)/bin/ruff check .
+
+bench: venv ## run the benchmarks (prints ratios against limits measured in the same run)
+	@for b in bench/*/run; do [ -x $$b ] && $$b; done; true
+
+clean: ## remove the virtualenv and caches (not the database)
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,49 @@
+"""`strongroom`: the command line. A thin shell over the same functions the tests use.
+
+Each command group lives in `api/commands/<group>.py` and adds itself with `register(subparsers)`.
+Every command has help text and exits non-zero with a one-line reason on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from api.commands import db, secrets, serve
+
+GROUPS = (db, secrets, serve)
+
+
+class CommandError(Exception):
+    """A failure the user can act on: printed as one line, exit status 1."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="strongroom",
+        description="Strongroom: a secure data-entry system whose logic lives in PostgreSQL.",
+    )
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for group in GROUPS:
+        group.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        print("strongroom: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # every failure ends as one line, never a traceback
+        from api.errors_cli import describe
+
+        print(f"strongroom: {describe(error)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

