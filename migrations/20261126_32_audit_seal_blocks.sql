@@ -1,3 +1,4 @@
+-- depends: 20261126_31_audit_partition_logs
 -- Sealed blocks: the hash chain over the log rows, and the record of retired partitions.
 --
 -- A row's own SHA-256 (row_hash) proves the row was not edited; it cannot prove that no row was deleted
@@ -7,14 +8,13 @@
 -- whose inserting transaction id lies in [xid_from, xid_to), a range no running transaction can still
 -- add to. One seal run writes blocks with the same range; consecutive runs' ranges touch, so every row
 -- falls in exactly one block.
--- depends: 20261126_31_audit_partition_logs
 
 -- Block ids are gapless (audit.seal() holds the table's lock and takes the previous id + 1), so a
 -- removed block in the middle of the chain shows as a gap as well as a broken link.
 create table audit.seal_blocks (
     id          bigint      primary key,
     log_table   text        not null check (log_table in ('logs', 'order_logs', 'key_logs')),
-    month       timestamptz not null,
+    month       timestamptz not null,  -- the UTC month of the rows' logged_at (their partition)
     xid_from    xid8        not null,
     xid_to      xid8        not null,
     row_count   bigint      not null check (row_count > 0),

@@ -171,11 +171,11 @@ security definer -- callers (runtime roles inside api functions) may not insert 
 set search_path = ''
 as $$
     insert into public.logs (level, component, action, message, details, user_id)
-    values (p_level, p_component, p_action, p_message, p_details, p_user_id)
+    values (p_level, p_component, p_action, p_message, p_details, coalesce(p_user_id, private.caller_id()))
 $$;
 comment on function private.log_event(text, text, text, text, jsonb, integer) is
-    'Writes one event into logs. p_user_id is the user the event is about (e.g. the account a failed login '
-    'named); the actor, request id, client address, database role and transaction id come from the '
+    'Writes one event into logs; never pass a secret. p_user_id is the user the event is about (e.g. the '
+    'account a failed login named; default: the caller); the actor, request id, client address, database role and transaction id come from the '
     'request context. The row rolls back with the caller''s transaction: a function that logs a failure '
     'must return a status instead of raising.';
 
@@ -186,7 +186,7 @@ security definer -- as private.log_event
 set search_path = ''
 as $$
     insert into public.logs (level, component, action, message, details, user_id, table_name, row_id)
-    values ('warning', 'authz', 'access_refused',
+    values ('WARNING', 'authz', 'access_refused',
             pg_catalog.format('access to %s %s refused', p_table, p_row_id),
             pg_catalog.jsonb_build_object('table', p_table, 'row_id', p_row_id),
             private.caller_id(), p_table, p_row_id)
@@ -235,11 +235,10 @@ begin
     end if;
     insert into public.logs (level, component, action, message, details, user_id, table_name, row_id,
                              before_image, after_image)
-    values ('info', 'audit', pg_catalog.lower(tg_op),
+    values ('INFO', 'audit', pg_catalog.lower(tg_op),
             pg_catalog.format('%s %s %s', pg_catalog.lower(tg_op), tg_table_name, v_row ->> 'id'),
             case when tg_op = 'UPDATE' then pg_catalog.jsonb_build_object('changed', v_changed) end,
-            case when tg_table_name = 'users' then (v_row ->> 'id')::integer
-                 else (v_row ->> 'user_id')::integer end,
+            private.caller_id(),
             tg_table_name, (v_row ->> 'id')::bigint,
             audit.redact(v_old, tg_argv), audit.redact(v_new, tg_argv));
     return null;
@@ -247,8 +246,8 @@ end
 $$;
 comment on function audit.tg_row__audit() is
     'AFTER INSERT/UPDATE/DELETE on an audited table: one logs row with before/after images (secret columns, '
-    'given as trigger arguments, redacted; their change still listed in details.changed). user_id is the '
-    'row''s owner, actor_id the caller.';
+    'given as trigger arguments, redacted; their change still listed in details.changed). user_id and '
+    'actor_id are the caller (null for a DBA''s session: db_role says who); the row''s owner is in the images.';
 
 create or replace function audit.tg_orders__order_events()
 returns trigger
@@ -256,19 +255,26 @@ language plpgsql
 security definer -- writes into order_logs, which the roles changing orders may not touch
 set search_path = ''
 as $$
+declare
+    v_old jsonb := case when tg_op <> 'INSERT' then pg_catalog.to_jsonb(old) end;
+    v_new jsonb := case when tg_op <> 'DELETE' then pg_catalog.to_jsonb(new) end;
 begin
     if tg_op = 'INSERT' then
         insert into public.order_logs (order_id, action, details)
-        values (new.id, 'created', pg_catalog.jsonb_build_object('status', new.status));
+        values (new.id, 'created', pg_catalog.jsonb_build_object('status', new.status)::text);
     elsif tg_op = 'DELETE' then
         insert into public.order_logs (order_id, action, details)
-        values (old.id, 'deleted', pg_catalog.jsonb_build_object('status', old.status));
+        values (old.id, 'deleted', pg_catalog.jsonb_build_object('status', old.status)::text);
     else
         if new.status is distinct from old.status then
             insert into public.order_logs (order_id, action, details)
-            values (new.id, 'status_changed', pg_catalog.jsonb_build_object('from', old.status, 'to', new.status));
+            values (new.id, 'status_changed',
+                    pg_catalog.jsonb_build_object('from', old.status, 'to', new.status)::text);
         end if;
-        if new.sensitive_data is distinct from old.sensitive_data then
+        -- The sensitive field's columns (named sensitive*, whatever the encryption added) changed: the
+        -- fact is recorded, never a value.
+        if exists (select from pg_catalog.jsonb_object_keys(v_new) as k
+                   where k like 'sensitive%' and v_new -> k is distinct from v_old -> k) then
             insert into public.order_logs (order_id, action, details)
             values (new.id, 'sensitive_changed', null);
         end if;
@@ -290,14 +296,15 @@ as $$
 declare
     v_secrets text[];
 begin
-    -- Every bytea column is treated as secret as well (ciphertexts, key material, blind indexes), so a
-    -- new encrypted column is redacted from the day the tracking list is re-applied.
+    -- Every bytea column, and every column named like a secret, is redacted as well (ciphertexts, key
+    -- material, blind indexes), so a new encrypted column is covered the day the tracking list is re-applied.
     select pg_catalog.array_agg(distinct c order by c) into v_secrets
     from (select pg_catalog.unnest(p_secret_columns) as c
           union
           select a.attname::text from pg_catalog.pg_attribute as a
           where a.attrelid = p_table and a.attnum > 0 and not a.attisdropped
-            and a.atttypid = 'pg_catalog.bytea'::pg_catalog.regtype) as s;
+            and (a.atttypid = 'pg_catalog.bytea'::pg_catalog.regtype
+                 or a.attname ~ '(password|secret|cipher|blind|token)')) as s;
     execute pg_catalog.format('drop trigger if exists _900_audit on %s', p_table);
     execute pg_catalog.format(
         'create trigger _900_audit after insert or update or delete on %s '
@@ -308,8 +315,8 @@ begin
 end
 $$;
 comment on function audit.enable_tracking(regclass, text[]) is
-    'Attaches the change-audit trigger to a table; p_secret_columns (plus every bytea column) are '
-    'redacted in the images. Idempotent.';
+    'Attaches the change-audit trigger to a table; p_secret_columns, every bytea column and every column '
+    'named like password/secret/cipher/blind/token are redacted in the images. Idempotent.';
 
 create or replace function audit.disable_tracking(p_table regclass)
 returns void
@@ -407,7 +414,7 @@ begin
         execute pg_catalog.format('alter table public.%I set schema audit_archive', r.part);
         insert into audit.retired_partitions (log_table, month, archived_as, row_count)
         values (r.log_table, r.month, 'audit_archive.' || r.part, v_rows);
-        perform private.log_event('notice', 'audit', 'partition_retired',
+        perform private.log_event('NOTICE', 'audit', 'partition_retired',
                                   pg_catalog.format('%s month %s (%s rows) moved to audit_archive.%s',
                                                     r.log_table, r.month, v_rows, r.part),
                                   pg_catalog.jsonb_build_object('log_table', r.log_table, 'month', r.month,
@@ -425,16 +432,16 @@ comment on procedure audit.retire_partitions(integer) is
 -- 8. Sealing ----------------------------------------------------------------------------------------
 
 create or replace view audit.log_rows as
-    select 'logs'::text as log_table, 1 as table_order, l.id::bigint as id, l.txid, l.created_at,
-           pg_catalog.date_trunc('month', l.created_at, 'UTC') as month, l.row_hash, pg_catalog.to_jsonb(l) as image
+    select 'logs'::text as log_table, 1 as table_order, l.id::bigint as id, l.txid, l.logged_at,
+           pg_catalog.date_trunc('month', l.logged_at, 'UTC') as month, l.row_hash, pg_catalog.to_jsonb(l) as image
     from public.logs as l
     union all
-    select 'order_logs', 2, o.id, o.txid, o.created_at,
-           pg_catalog.date_trunc('month', o.created_at, 'UTC'), o.row_hash, pg_catalog.to_jsonb(o)
+    select 'order_logs', 2, o.id, o.txid, o.logged_at,
+           pg_catalog.date_trunc('month', o.logged_at, 'UTC'), o.row_hash, pg_catalog.to_jsonb(o)
     from public.order_logs as o
     union all
-    select 'key_logs', 3, k.id, k.txid, k.created_at,
-           pg_catalog.date_trunc('month', k.created_at, 'UTC'), k.row_hash, pg_catalog.to_jsonb(k)
+    select 'key_logs', 3, k.id, k.txid, k.logged_at,
+           pg_catalog.date_trunc('month', k.logged_at, 'UTC'), k.row_hash, pg_catalog.to_jsonb(k)
     from public.key_logs as k;
 comment on view audit.log_rows is
     'The rows of the three log tables in one shape, as seal() groups them and verify() rechecks them.';
