@@ -122,7 +122,7 @@ language plpgsql
 set search_path = ''
 as $$
 begin
-    raise exception '% is append-only: % refused', tg_table_name, tg_op
+    raise exception '% is append-only: % refused', coalesce(tg_argv[0], tg_table_name), tg_op
         using errcode = 'SRF90',
               hint = 'Log rows are evidence; old months leave through audit.retire_partitions().';
 end
@@ -140,10 +140,10 @@ begin
                        'for each row execute function audit.tg_log__stamp(%L)', t, t);
         execute format('drop trigger if exists _010_append_only on public.%I', t);
         execute format('create trigger _010_append_only before update or delete on public.%I '
-                       'for each row execute function audit.tg_log__refuse_change()', t);
+                       'for each row execute function audit.tg_log__refuse_change(%L)', t, t);
         execute format('drop trigger if exists _010_append_only_truncate on public.%I', t);
         execute format('create trigger _010_append_only_truncate before truncate on public.%I '
-                       'for each statement execute function audit.tg_log__refuse_change()', t);
+                       'for each statement execute function audit.tg_log__refuse_change(%L)', t, t);
     end loop;
 end
 $$;
@@ -392,7 +392,8 @@ declare
     v_unsealed bigint;
 begin
     for r in
-        select p.inhparent::regclass::text as log_table, c.relname::text as part,
+        select (select pc.relname::text from pg_catalog.pg_class as pc where pc.oid = p.inhparent) as log_table,
+               c.relname::text as part,
                (pg_catalog.regexp_match(pg_catalog.pg_get_expr(c.relpartbound, c.oid), '''([^'']+)'''))[1]::timestamptz
                    as month
         from pg_catalog.pg_inherits as p
@@ -410,7 +411,7 @@ begin
             raise exception 'partition % still has % unsealed rows', r.part, v_unsealed
                 using errcode = 'SRC91', hint = 'Run audit.seal() first.';
         end if;
-        execute pg_catalog.format('alter table %s detach partition public.%I', r.log_table, r.part);
+        execute pg_catalog.format('alter table public.%I detach partition public.%I', r.log_table, r.part);
         execute pg_catalog.format('alter table public.%I set schema audit_archive', r.part);
         insert into audit.retired_partitions (log_table, month, archived_as, row_count)
         values (r.log_table, r.month, 'audit_archive.' || r.part, v_rows);
