@@ -13,6 +13,10 @@ from api.db import make_pool
 from api.migrate import code_files, migration_ids, sha256
 from api.settings import get_settings
 
+# What an un-migrated database answers when asked for api.installed_code().
+NOT_MIGRATED = (psycopg.errors.UndefinedFunction, psycopg.errors.InvalidSchemaName,
+                psycopg.errors.InsufficientPrivilege)
+
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,8 +52,8 @@ async def ready(request: Request) -> JSONResponse:
             version = (await (await conn.execute("show server_version")).fetchone())[0]
             rows = await (await conn.execute("select kind, name, sha256 from api.installed_code()")).fetchall()
     except (psycopg.Error, TimeoutError) as error:
-        reason = "database unreachable" if not isinstance(error, psycopg.errors.UndefinedFunction) \
-            else "database not migrated: run `strongroom db migrate`"
+        not_migrated = isinstance(error, NOT_MIGRATED)
+        reason = "database not migrated: run `strongroom db migrate`" if not_migrated else "database unreachable"
         return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
     code = {name: digest for kind, name, digest in rows if kind == "code"}
     applied = {name for kind, name, _ in rows if kind == "migration"}
