@@ -7,7 +7,8 @@
 --
 -- Why a new column: a partitioned table's primary key must contain the partition key, and the seed's
 -- "timestamp" is nullable and a local time without zone (both kept as the seed has them). logged_at is
--- timestamptz, not null, default now(); partitions are UTC months. The primary key becomes
+-- timestamptz, not null, default clock_timestamp() (so rows of one transaction keep their order in
+-- time); partitions are UTC months. The primary key becomes
 -- (id, logged_at); one sequence still feeds id, so ids stay unique.
 --
 -- How: each table is renamed aside, recreated partitioned with the same columns, defaults and comments,
@@ -36,7 +37,7 @@ begin
         v_seq := pg_catalog.pg_get_serial_sequence(format('public.%I', t), 'id');
         v_comment := pg_catalog.obj_description(format('public.%I', t)::regclass, 'pg_class');
         execute format('alter table public.%I rename to %I', t, t || '_unpartitioned');
-        execute format('alter table public.%I add column logged_at timestamptz not null default pg_catalog.now()',
+        execute format('alter table public.%I add column logged_at timestamptz not null default pg_catalog.clock_timestamp()',
                        t || '_unpartitioned');
         execute format(
             'create table public.%I (like public.%I including defaults including comments including generated)'
