@@ -6,37 +6,38 @@
 -- Every added column is nullable without a default on purpose: audit.row_hash() leaves null columns out
 -- of the encoding, so a later migration may add another nullable log column without changing the hash
 -- of any row already written. txid, db_role and row_hash are set by the log tables' insert trigger,
--- never by the code that writes the row.
+-- never by the code that writes the row. "if not exists": the keys area adds db_role and request_id to
+-- key_logs as well, and either migration may run first.
 
 alter table public.logs
-    add column action       text,
-    add column table_name   text,
-    add column row_id       bigint,
-    add column before_image jsonb,
-    add column after_image  jsonb,
-    add column details      jsonb,
-    add column actor_id     integer,
-    add column db_role      text,
-    add column request_id   text,
-    add column client_addr  inet,
-    add column txid         xid8,
-    add column row_hash     bytea;
+    add column if not exists action       text,
+    add column if not exists table_name   text,
+    add column if not exists row_id       bigint,
+    add column if not exists before_image jsonb,
+    add column if not exists after_image  jsonb,
+    add column if not exists details      jsonb,
+    add column if not exists actor_id     integer,
+    add column if not exists db_role      text,
+    add column if not exists request_id   text,
+    add column if not exists client_addr  inet,
+    add column if not exists txid         xid8,
+    add column if not exists row_hash     bytea;
 
 alter table public.order_logs
-    add column actor_id     integer,
-    add column db_role      text,
-    add column request_id   text,
-    add column client_addr  inet,
-    add column txid         xid8,
-    add column row_hash     bytea;
+    add column if not exists actor_id     integer,
+    add column if not exists db_role      text,
+    add column if not exists request_id   text,
+    add column if not exists client_addr  inet,
+    add column if not exists txid         xid8,
+    add column if not exists row_hash     bytea;
 
 alter table public.key_logs
-    add column actor_id     integer,
-    add column db_role      text,
-    add column request_id   text,
-    add column client_addr  inet,
-    add column txid         xid8,
-    add column row_hash     bytea;
+    add column if not exists actor_id     integer,
+    add column if not exists db_role      text,
+    add column if not exists request_id   text,
+    add column if not exists client_addr  inet,
+    add column if not exists txid         xid8,
+    add column if not exists row_hash     bytea;
 
 comment on column public.logs.action is 'What happened: insert/update/delete for row changes, else the event (login_failed, access_refused, client_event, api_call, ...).';
 comment on column public.logs.table_name is 'For row changes: the audited table.';

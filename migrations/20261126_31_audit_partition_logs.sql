@@ -32,6 +32,9 @@ declare
     v_seq text;
     v_comment text;
     v_month timestamptz;
+    v_fks text[];
+    v_indexes text[];
+    v_def text;
 begin
     foreach t in array array['logs', 'order_logs', 'key_logs'] loop
         v_seq := pg_catalog.pg_get_serial_sequence(format('public.%I', t), 'id');
@@ -65,18 +68,30 @@ begin
         -- them; they have no row hash, which audit.verify() reports.
         execute format('insert into public.%I select * from public.%I', t, t || '_unpartitioned');
         execute format('update public.%I set txid = pg_catalog.pg_current_xact_id()', t);
+        -- Foreign keys and indexes other areas' migrations may have added come along; a foreign key of a
+        -- log table never cascades or nulls (the decision above), so those actions are dropped.
+        select coalesce(array_agg(format('alter table public.%I add constraint %I %s', t, c.conname,
+                                         regexp_replace(pg_catalog.pg_get_constraintdef(c.oid),
+                                                        ' ON (DELETE|UPDATE) (CASCADE|SET NULL|SET DEFAULT)', '', 'g'))),
+                        '{}')
+          into v_fks
+          from pg_catalog.pg_constraint c
+         where c.conrelid = format('public.%I', t || '_unpartitioned')::regclass and c.contype = 'f';
+        select coalesce(array_agg(replace(pg_catalog.pg_get_indexdef(i.indexrelid),
+                                          format(' ON public.%I ', t || '_unpartitioned'), format(' ON public.%I ', t))),
+                        '{}')
+          into v_indexes
+          from pg_catalog.pg_index i
+         where i.indrelid = format('public.%I', t || '_unpartitioned')::regclass
+           and not i.indisprimary and not i.indisunique;
         execute format('drop table public.%I', t || '_unpartitioned');
+        foreach v_def in array v_fks || v_indexes loop
+            execute v_def;
+        end loop;
         execute format('alter table public.%I alter column txid set not null', t);
     end loop;
 end
 $migration$;
-
-alter table public.logs add constraint logs_user_id_fkey
-    foreign key (user_id) references public.users (id) on delete no action;
-alter table public.order_logs add constraint order_logs_order_id_fkey
-    foreign key (order_id) references public.orders (id) on delete no action;
-alter table public.key_logs add constraint key_logs_key_id_fkey
-    foreign key (key_id) references public.aes_keys (id) on delete no action;
 
 -- The usual questions: by time (BRIN: the tables are append-only, so time follows the physical order),
 -- by transaction id for sealing (btree: xid8 has no BRIN operator class), by user, by table and row, by request.

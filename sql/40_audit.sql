@@ -2,7 +2,7 @@
 --
 -- Read top to bottom:
 --   1. error codes of this area
---   2. row hashing: the canonical, length-prefixed encoding every log row's SHA-256 is taken over
+--   2. row hashing: the canonical encoding every log row's SHA-256 is taken over
 --   3. the log tables' own triggers: stamp (context, transaction id, hash) and refuse UPDATE/DELETE/TRUNCATE
 --   4. writing events: private.log_event (security and admin events), private.log_access_refused
 --   5. change audit: the row trigger attached to audited tables, and order events into order_logs
@@ -180,9 +180,9 @@ as $$
 $$;
 comment on function private.log_event(text, text, text, text, jsonb, integer) is
     'Writes one event into logs; never pass a secret. p_user_id is the user the event is about (e.g. the '
-    'account a failed login named; default: the caller); the actor, request id, client address, database role and transaction id come from the '
-    'request context. The row rolls back with the caller''s transaction: a function that logs a failure '
-    'must return a status instead of raising.';
+    'account a failed login named; default: the caller); actor, request id, client address, database role '
+    'and transaction id come from the request context. The row rolls back with the caller''s transaction: '
+    'a function that logs a failure must return a status instead of raising.';
 
 create or replace function private.log_access_refused(p_table text, p_row_id bigint)
 returns void
@@ -269,8 +269,8 @@ security definer -- writes into order_logs, which the roles changing orders may 
 set search_path = ''
 as $$
 declare
-    v_old jsonb := case when tg_op <> 'INSERT' then pg_catalog.to_jsonb(old) end;
-    v_new jsonb := case when tg_op <> 'DELETE' then pg_catalog.to_jsonb(new) end;
+    v_old jsonb;
+    v_new jsonb;
 begin
     if tg_op = 'INSERT' then
         insert into public.order_logs (order_id, action, details)
@@ -286,6 +286,8 @@ begin
         end if;
         -- The sensitive field's columns (named sensitive*, whatever the encryption added) changed: the
         -- fact is recorded, never a value.
+        v_old := pg_catalog.to_jsonb(old);
+        v_new := pg_catalog.to_jsonb(new);
         if exists (select from pg_catalog.jsonb_object_keys(v_new) as k
                    where k like 'sensitive%' and v_new -> k is distinct from v_old -> k) then
             insert into public.order_logs (order_id, action, details)
@@ -449,19 +451,35 @@ comment on procedure audit.retire_partitions(integer) is
 -- 8. Sealing ----------------------------------------------------------------------------------------
 
 create or replace view audit.log_rows as
-    select 'logs'::text as log_table, 1 as table_order, l.id::bigint as id, l.txid, l.logged_at,
-           pg_catalog.date_trunc('month', l.logged_at, 'UTC') as month, l.row_hash, pg_catalog.to_jsonb(l) as image
+    select 'logs'::text as log_table, 1 as table_order, l.id::bigint as id, l.txid,
+           pg_catalog.date_trunc('month', l.logged_at, 'UTC') as month, l.row_hash
     from public.logs as l
     union all
-    select 'order_logs', 2, o.id, o.txid, o.logged_at,
-           pg_catalog.date_trunc('month', o.logged_at, 'UTC'), o.row_hash, pg_catalog.to_jsonb(o)
+    select 'order_logs', 2, o.id, o.txid, pg_catalog.date_trunc('month', o.logged_at, 'UTC'), o.row_hash
     from public.order_logs as o
     union all
-    select 'key_logs', 3, k.id, k.txid, k.logged_at,
-           pg_catalog.date_trunc('month', k.logged_at, 'UTC'), k.row_hash, pg_catalog.to_jsonb(k)
+    select 'key_logs', 3, k.id, k.txid, pg_catalog.date_trunc('month', k.logged_at, 'UTC'), k.row_hash
     from public.key_logs as k;
 comment on view audit.log_rows is
-    'The rows of the three log tables in one shape, as seal() groups them and verify() rechecks them.';
+    'The rows of the three log tables in one shape, as seal() groups them.';
+
+-- The same rows with their hash recomputed, for verify() only (to_jsonb of every row is its main cost;
+-- the planner would compute it even where a query does not use it, so seal() reads the view above).
+create or replace view audit.log_rows_rehashed as
+    select 'logs'::text as log_table, 1 as table_order, l.id::bigint as id, l.txid,
+           pg_catalog.date_trunc('month', l.logged_at, 'UTC') as month, l.row_hash,
+           audit.row_hash('logs', pg_catalog.to_jsonb(l)) as computed
+    from public.logs as l
+    union all
+    select 'order_logs', 2, o.id, o.txid, pg_catalog.date_trunc('month', o.logged_at, 'UTC'), o.row_hash,
+           audit.row_hash('order_logs', pg_catalog.to_jsonb(o))
+    from public.order_logs as o
+    union all
+    select 'key_logs', 3, k.id, k.txid, pg_catalog.date_trunc('month', k.logged_at, 'UTC'), k.row_hash,
+           audit.row_hash('key_logs', pg_catalog.to_jsonb(k))
+    from public.key_logs as k;
+comment on view audit.log_rows_rehashed is
+    'audit.log_rows plus each row''s hash recomputed (meaningful with TimeZone UTC, as verify() runs).';
 
 create or replace function audit.seal()
 returns table (block_id bigint, log_table text, month timestamptz, row_count bigint, block_hash text)
@@ -575,12 +593,11 @@ begin
     return query
     with v as materialized (
         -- each row with its recomputed hash and the seal range its transaction id falls in (null: unsealed)
-        select r.log_table, r.table_order, r.id, r.txid, r.month, r.row_hash,
-               audit.row_hash(r.log_table, r.image) as computed,
+        select r.log_table, r.table_order, r.id, r.txid, r.month, r.row_hash, r.computed,
                (select b.xid_from from audit.seal_blocks as b
                 where b.xid_from <= r.txid and r.txid < b.xid_to
                 order by b.xid_from desc limit 1) as range_from
-        from audit.log_rows as r
+        from audit.log_rows_rehashed as r
     ),
     candidates (pos, ord, kind, log_table, item_id, problem) as (
         -- a row whose content no longer matches its own hash

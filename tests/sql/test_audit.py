@@ -195,3 +195,18 @@ def test_deleting_an_order_with_a_history_is_refused_orders_are_cancelled_instea
     with pytest.raises(psycopg.errors.ForeignKeyViolation):
         db.execute("delete from public.orders where id = %s", [order])
     assert db.execute("select count(*) from public.order_logs where order_id = %s", [order]).fetchone()[0] == 1
+
+
+def test_a_change_of_the_sensitive_field_is_an_order_event_without_its_value(db):
+    db.execute("alter table public.orders add column sensitive_data bytea")
+    db.execute("select audit.enable_tracking('public.orders')")
+    order = db.execute("insert into public.orders (description) values ('x') returning id").fetchone()[0]
+
+    db.execute("update public.orders set sensitive_data = '\\xfeedface' where id = %s", [order])
+
+    events = db.execute(
+        "select action, details from public.order_logs where order_id = %s order by id", [order]
+    ).fetchall()
+    assert events == [("created", '{"status": "pending"}'), ("sensitive_changed", None)]
+    everything = db.execute("select string_agg(t::text, ' ') from public.logs t").fetchone()[0]
+    assert "feedface" not in everything

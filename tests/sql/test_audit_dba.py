@@ -131,3 +131,34 @@ def test_the_auditor_runs_verify_and_the_ready_queries_but_cannot_seal(db, conne
 @pytest.mark.parametrize("role", ["strongroom_user", "strongroom_admin", "strongroom_authenticator"])
 def test_other_runtime_roles_read_no_log_table(db, role):
     assert readable(db, role) & {"public.logs", "public.order_logs", "public.key_logs", "public.audit_trail"} == set()
+
+
+def executable_in_audit(db: psycopg.Connection, role: str) -> set[str]:
+    rows = db.execute(
+        """
+        select p.oid::regprocedure::text from pg_catalog.pg_proc p
+          join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+         where n.nspname = 'audit' and pg_catalog.has_function_privilege(%s, p.oid, 'execute')
+        """,
+        [role],
+    ).fetchall()
+    return {name for (name,) in rows}
+
+
+READY_QUERIES = {
+    "audit.order_history(integer)", "audit.failed_logins(interval)", "audit.key_events(integer)",
+    "audit.request_trail(text)", "audit.user_activity(integer,timestamp with time zone,timestamp with time zone)",
+}
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("strongroom_auditor", {"audit.verify()", "audit.head()"} | READY_QUERIES),
+        ("strongroom_authenticator", {"audit.seal()", "audit.head()"}),
+        ("strongroom_admin", {"audit.seal()", "audit.head()"}),
+        ("strongroom_user", set()),
+    ],
+)
+def test_each_runtime_role_executes_exactly_its_audit_functions(db, role, expected):
+    assert executable_in_audit(db, role) == expected
