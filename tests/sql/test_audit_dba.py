@@ -16,7 +16,7 @@ def in_request(conn: psycopg.Connection, user_id: int | None, request_id: str, a
 
 @pytest.fixture
 def story(db):
-    """Alice orders and ships; Bob fails to log in from two places and gets locked; an admin rotates a key."""
+    """Alice orders and starts processing; Bob fails to log in from two places and gets locked; an admin rotates a key."""
     ids = {}
     ids["alice"] = db.execute(
         "insert into public.users (username, hashed_password) values ('alice', 'x') returning id").fetchone()[0]
@@ -29,7 +29,7 @@ def story(db):
         ).fetchone()[0]
     with db.transaction():
         in_request(db, ids["alice"], "req-ship", "198.51.100.1")
-        db.execute("update public.orders set status = 'shipped' where id = %s", [ids["order"]])
+        db.execute("update public.orders set status = 'processing' where id = %s", [ids["order"]])
     for addr in ("203.0.113.5", "203.0.113.5", "203.0.113.9"):
         with db.transaction():
             in_request(db, None, f"req-login-{addr}", addr)

@@ -25,7 +25,7 @@ def history(db: psycopg.Connection, orders: int = 3) -> None:
         order = db.execute(
             "insert into public.orders (description) values (%s) returning id", [f"order {n}"]
         ).fetchone()[0]
-        db.execute("update public.orders set status = 'shipped' where id = %s", [order])
+        db.execute("update public.orders set status = 'processing' where id = %s", [order])
 
 
 def seal(db: psycopg.Connection) -> list[tuple]:
