@@ -79,13 +79,13 @@ def test_an_update_records_before_and_after_and_which_columns_changed(db):
     row = log_rows(db, "table_name = 'orders' and action = 'update'")[0]
     assert row["before_image"]["status"] == "pending"
     assert row["after_image"]["status"] == "processing"
-    assert row["details"] == {"changed": ["status"]}
+    assert "status" in row["details"]["changed"] and "description" not in row["details"]["changed"]
 
 
 def test_a_delete_records_the_row_as_it_was(db):
     alice = make_user(db, "alice")
     entry = db.execute(
-        "insert into public.entries (user_id, title, content) values (%s, 'note', 'c') returning id", [alice]
+        "insert into public.entries (user_id, title) values (%s, 'note') returning id", [alice]
     ).fetchone()[0]
 
     db.execute("delete from public.entries where id = %s", [entry])
@@ -133,7 +133,10 @@ def test_no_secret_reaches_any_log_column_only_the_fact_that_it_changed(db):
     key = db.execute(
         "insert into public.aes_keys (key_label, key_value) values ('k1', %s) returning id", [markers[1]]
     ).fetchone()[0]
-    db.execute("insert into public.entries (user_id, title, content) values (%s, 'title', %s)", [user, markers[2]])
+    db.execute("alter table public.entries add column probe_enc bytea")  # as the encryption adds ciphertexts
+    db.execute("select audit.enable_tracking('public.entries', array['content'])")
+    db.execute("insert into public.entries (user_id, title, probe_enc) values (%s, 'title', convert_to(%s, 'UTF8'))",
+               [user, markers[2]])
     db.execute("update public.users set hashed_password = %s where id = %s", [markers[3], user])
     db.execute("update public.aes_keys set is_active = false where id = %s", [key])
     db.execute("delete from public.entries where user_id = %s", [user])
@@ -142,6 +145,7 @@ def test_no_secret_reaches_any_log_column_only_the_fact_that_it_changed(db):
         text = db.execute(f"select coalesce(string_agg(t::text, ' '), '') from public.{table} t").fetchone()[0]
         for marker in markers:
             assert marker not in text, f"{marker} leaked into {table}"
+            assert marker.encode().hex() not in text, f"{marker} leaked into {table} as bytea"
     change = log_rows(db, "table_name = 'users' and action = 'update'")[0]
     assert "hashed_password" in change["details"]["changed"]
     assert change["after_image"]["hashed_password"] == "[redacted]"

@@ -16,7 +16,7 @@ def in_request(conn: psycopg.Connection, user_id: int | None, request_id: str, a
 
 @pytest.fixture
 def story(db):
-    """Alice orders and starts processing; Bob fails to log in from two places and gets locked; an admin rotates a key."""
+    """Alice orders and starts processing; Bob fails to log in from two places and gets locked; a key rotates."""
     ids = {}
     ids["alice"] = db.execute(
         "insert into public.users (username, hashed_password) values ('alice', 'x') returning id").fetchone()[0]
