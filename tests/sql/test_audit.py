@@ -138,7 +138,7 @@ def test_no_secret_reaches_any_log_column_only_the_fact_that_it_changed(db):
     db.execute("insert into public.entries (user_id, title, probe_enc) values (%s, 'title', convert_to(%s, 'UTF8'))",
                [user, markers[2]])
     db.execute("update public.users set hashed_password = %s where id = %s", [markers[3], user])
-    db.execute("update public.aes_keys set is_active = false where id = %s", [key])
+    db.execute("update public.aes_keys set key_label = 'k1-renamed' where id = %s", [key])
     db.execute("delete from public.entries where user_id = %s", [user])
 
     for table in LOG_TABLES:
