@@ -103,3 +103,17 @@ as $$
 $$;
 comment on function audit.user_activity(integer, timestamptz, timestamptz) is
     'What user N did, or what was done about them, in [p_from, p_to).';
+
+-- 6. Changes made directly in the database, outside the API: row changes with no authenticated caller,
+--    by a login role rather than one of Strongroom's roles (a DBA in psql, a script with the superuser).
+create or replace function audit.direct_changes(p_since timestamptz default pg_catalog.now() - interval '7 days')
+returns setof public.audit_trail
+language sql stable security invoker set search_path = ''
+as $$
+    select t.* from public.audit_trail as t
+    where t.source = 'logs' and t.table_name is not null and t.actor_id is null
+      and t.db_role not like 'strongroom\_%' and t.at >= p_since
+    order by t.at, t.id
+$$;
+comment on function audit.direct_changes(timestamptz) is
+    'Row changes made outside the API since p_since (default: 7 days): no caller, a login role as db_role.';

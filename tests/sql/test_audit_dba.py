@@ -95,6 +95,15 @@ def test_the_actions_of_one_user_over_a_period(db, story):
     ).fetchone()[0] == 0
 
 
+def test_changes_made_directly_in_the_database_are_listed_with_the_login_role(db, story):
+    db.execute("update public.orders set description = 'edited in psql' where id = %s", [story["order"]])
+
+    rows = db.execute("select table_name, row_id, action, db_role from audit.direct_changes()").fetchall()
+
+    direct = [r for r in rows if r[0] == "orders"]
+    assert direct == [("orders", story["order"], "update", db.execute("select session_user").fetchone()[0])]
+
+
 # The auditor --------------------------------------------------------------------------------------------
 
 def readable(db: psycopg.Connection, role: str) -> set[str]:
@@ -148,6 +157,7 @@ def executable_in_audit(db: psycopg.Connection, role: str) -> set[str]:
 READY_QUERIES = {
     "audit.order_history(integer)", "audit.failed_logins(interval)", "audit.key_events(integer)",
     "audit.request_trail(text)", "audit.user_activity(integer,timestamp with time zone,timestamp with time zone)",
+    "audit.direct_changes(timestamp with time zone)",
 }
 
 
