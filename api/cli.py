@@ -10,9 +10,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from api.commands import audit, db, secrets, serve
+from api.commands import admin, audit, db, secrets, serve
 
-GROUPS = (db, secrets, serve, audit)
+GROUPS = (db, secrets, serve, admin, audit)
 
 
 class CommandError(Exception):
