@@ -103,9 +103,11 @@ comment on function api.list_logs(bigint, integer, text, text, text, timestamptz
     'auditor see all. Keyset pagination: pass the last id you got as p_before_id. At most 200 a page.';
 
 -- API calls, recorded by the API process in batches -------------------------------------------------
+-- In schema audit, not api: no client calls it; the API process does, on its own connection as the
+-- authenticator (which in api may call only what comes before a caller), like audit.seal().
 
-drop function if exists api.record_api_calls(jsonb);
-create function api.record_api_calls(p_calls jsonb)
+drop function if exists audit.record_api_calls(jsonb);
+create function audit.record_api_calls(p_calls jsonb)
 returns integer
 language plpgsql
 security definer -- the authenticator may not insert into logs itself
@@ -132,7 +134,7 @@ begin
     return v_count;
 end
 $$;
-comment on function api.record_api_calls(jsonb) is
+comment on function audit.record_api_calls(jsonb) is
     'Records a batch of API calls, one logs row each (action api_call; details method, route template, '
     'status, duration_ms, at). Called by the API process with what it buffered, off the requests'' path: '
     '[{"method":"POST","route":"/orders","status":201,"duration_ms":4.2,"user_id":7,'

@@ -144,7 +144,7 @@ def test_a_batch_of_api_calls_becomes_one_log_row_each(db, connect):
     ]
     conn = connect(user="strongroom_authenticator", autocommit=True)
 
-    recorded = conn.execute("select api.record_api_calls(%s)", [json.dumps(calls)]).fetchone()[0]
+    recorded = conn.execute("select audit.record_api_calls(%s)", [json.dumps(calls)]).fetchone()[0]
 
     rows = db.execute("select level, message, actor_id, request_id, details->>'route', db_role from public.logs"
                       " where action = 'api_call' order by id").fetchall()
@@ -156,11 +156,11 @@ def test_a_batch_of_api_calls_becomes_one_log_row_each(db, connect):
 @pytest.mark.parametrize("batch", ['{"method": "GET"}', "[1, 2]", json.dumps([{}] * 1001)])
 def test_a_batch_that_is_not_an_array_of_calls_is_refused(db, connect, batch):
     conn = connect(user="strongroom_authenticator")
-    assert sqlstate_of(conn, "select api.record_api_calls(%s)", [batch]) == "SRP91"
+    assert sqlstate_of(conn, "select audit.record_api_calls(%s)", [batch]) == "SRP91"
 
 
 @pytest.mark.parametrize("role", ["user", "admin", "auditor"])
 def test_only_the_api_process_records_api_calls(db, connect, role):
     conn = connect()
     conn.execute(f"set role strongroom_{role}")
-    assert sqlstate_of(conn, "select api.record_api_calls('[]')") == "42501"
+    assert sqlstate_of(conn, "select audit.record_api_calls('[]')") == "42501"

@@ -48,10 +48,10 @@ def story(db):
 
 def test_audit_trail_shows_all_three_log_tables_with_user_names(db, story):
     sources = db.execute(
-        "select source, count(*) from public.audit_trail group by source order by source").fetchall()
+        "select source, count(*) from audit.audit_trail group by source order by source").fetchall()
     assert [s for s, _ in sources] == ["key_logs", "logs", "order_logs"]
     names = db.execute(
-        "select distinct actor_name from public.audit_trail where request_id = 'req-ship'").fetchall()
+        "select distinct actor_name from audit.audit_trail where request_id = 'req-ship'").fetchall()
     assert names == [("alice",)]
 
 
@@ -122,7 +122,7 @@ def readable(db: psycopg.Connection, role: str) -> set[str]:
 
 def test_the_auditor_reads_exactly_the_log_tables_the_trail_and_the_seal_records(db):
     assert readable(db, "strongroom_auditor") == {
-        "public.logs", "public.order_logs", "public.key_logs", "public.audit_trail",
+        "public.logs", "public.order_logs", "public.key_logs", "audit.audit_trail",
         "audit.seal_blocks", "audit.retired_partitions",
     }
 
@@ -139,7 +139,7 @@ def test_the_auditor_runs_verify_and_the_ready_queries_but_cannot_seal(db, conne
 
 @pytest.mark.parametrize("role", ["strongroom_user", "strongroom_admin", "strongroom_authenticator"])
 def test_other_runtime_roles_read_no_log_table(db, role):
-    assert readable(db, role) & {"public.logs", "public.order_logs", "public.key_logs", "public.audit_trail"} == set()
+    assert readable(db, role) & {"public.logs", "public.order_logs", "public.key_logs", "audit.audit_trail"} == set()
 
 
 def executable_in_audit(db: psycopg.Connection, role: str) -> set[str]:
@@ -165,7 +165,7 @@ READY_QUERIES = {
     ("role", "expected"),
     [
         ("strongroom_auditor", {"audit.verify()", "audit.head()"} | READY_QUERIES),
-        ("strongroom_authenticator", {"audit.seal()", "audit.head()"}),
+        ("strongroom_authenticator", {"audit.seal()", "audit.head()", "audit.record_api_calls(jsonb)"}),
         ("strongroom_admin", {"audit.seal()", "audit.head()"}),
         ("strongroom_user", set()),
     ],
