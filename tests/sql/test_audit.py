@@ -214,3 +214,24 @@ def test_a_change_of_the_sensitive_field_is_an_order_event_without_its_value(db)
     assert events == [("created", '{"status": "pending"}'), ("sensitive_changed", None)]
     everything = db.execute("select string_agg(t::text, ' ') from public.logs t").fetchone()[0]
     assert "feedface" not in everything
+
+
+def test_a_failed_login_and_the_lockout_it_causes_leave_rows_with_the_callers_address(db, connect):
+    from tests.sql.accounts_support import PEPPER, register, set_auth_settings
+
+    set_auth_settings(db, lockout_threshold=2)
+    alice = register(db, "alice")
+    api = connect("strongroom_authenticator")  # what the API logs in as, before there is a caller
+    for attempt in range(2):
+        api.execute("select * from api.login('alice', 'not her password', %s, '198.51.100.23', %s)",
+                    [PEPPER, f"req-login-{attempt}"])
+        api.commit()
+
+    rows = db.execute(
+        "select action, user_id, actor_id, host(client_addr), request_id, db_role from public.logs"
+        " where component = 'auth' and user_id = %s order by id", [alice]
+    ).fetchall()
+    assert rows[-2:] == [
+        ("login_failed", alice, None, "198.51.100.23", "req-login-0", "strongroom_authenticator"),
+        ("account_locked", alice, None, "198.51.100.23", "req-login-1", "strongroom_authenticator"),
+    ]
