@@ -133,6 +133,10 @@ def test_the_auditor_runs_verify_and_the_ready_queries_but_cannot_seal(db, conne
 
     assert conn.execute("select ok from audit.verify()").fetchone() == (True,)
     assert conn.execute("select count(*) from audit.order_history(%s)", [story["order"]]).fetchone()[0] == 4
+    assert conn.execute("select distinct actor_name from audit.order_history(%s)", [story["order"]]
+                        ).fetchall() == [("alice",)]
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("select hashed_password from public.users")
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("select * from audit.seal()")
 
