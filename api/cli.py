@@ -10,10 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from api.commands import admin, db, keys, secrets, serve
+from api.commands import admin, audit, db, keys, secrets, serve
 from api.commands import gui as gui_command
 
-GROUPS = (db, secrets, serve, gui_command, admin, keys)
+GROUPS = (db, secrets, serve, gui_command, admin, keys, audit)
 
 
 class CommandError(Exception):
