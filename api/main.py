@@ -31,6 +31,10 @@ from api.throttle import Throttle
 
 log = logging.getLogger("strongroom.api")
 
+# What an un-migrated database answers when asked for api.installed_code().
+NOT_MIGRATED = (psycopg.errors.UndefinedFunction, psycopg.errors.InvalidSchemaName,
+                psycopg.errors.InsufficientPrivilege)
+
 TITLE = "Strongroom"
 
 
@@ -130,8 +134,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 version = (await (await conn.execute("show server_version")).fetchone())[0]
                 rows = await (await conn.execute("select kind, name, sha256 from api.installed_code()")).fetchall()
         except (psycopg.Error, TimeoutError) as error:
-            reason = "database unreachable" if not isinstance(error, psycopg.errors.UndefinedFunction) \
-                else "database not migrated: run `strongroom db migrate`"
+            not_migrated = isinstance(error, NOT_MIGRATED)
+            reason = "database not migrated: run `strongroom db migrate`" if not_migrated else "database unreachable"
             return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503,
                                 headers={"Retry-After": "5"})
         code = {name: digest for kind, name, digest in rows if kind == "code"}

@@ -87,18 +87,16 @@ def _installed_code(conn: psycopg.Connection) -> dict[str, str]:
 
 def plan(dsn: str) -> Plan:
     """What would run, without changing anything (`--dry-run`)."""
-    backend = get_backend(_yoyo_uri(dsn)) if _owner_exists(dsn) else None
-    migrations = read_migrations(str(MIGRATIONS))
-    pending = [m.id for m in backend.to_apply(migrations)] if backend else [m.id for m in migrations]
     with psycopg.connect(dsn) as conn:
         installed = _installed_code(conn)
+        tracked = conn.execute("select to_regclass('public._yoyo_migration')").fetchone()
+        applied = (
+            {row[0] for row in conn.execute("select migration_id from public._yoyo_migration")}
+            if tracked and tracked[0] else set()
+        )
+    pending = [m for m in migration_ids() if m not in applied]
     changed = [p.name for p in code_files() if pending or installed.get(p.name) != sha256(p)]
     return Plan(migrations=pending, code=changed)
-
-
-def _owner_exists(dsn: str) -> bool:
-    with psycopg.connect(dsn) as conn:
-        return conn.execute("select 1 from pg_roles where rolname = %s", [OWNER]).fetchone() is not None
 
 
 def migrate(dsn: str, master_key: str | None = None, say: Callable[[str], None] = print) -> Plan:

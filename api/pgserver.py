@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import secrets
 import shutil
 import socket
@@ -62,7 +63,11 @@ def default_bindir() -> Path:
 
 def major_version(bindir: Path) -> int:
     out = subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=True)
-    return int(out.stdout.split()[-1].split(".")[0])
+    # "postgres (PostgreSQL) 18.6" or "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
+    found = re.search(r"\(PostgreSQL\) (\d+)", out.stdout)
+    if found is None:
+        raise ServerError(f"cannot tell the PostgreSQL version of {bindir}: {out.stdout.strip()}")
+    return int(found.group(1))
 
 
 @dataclass(frozen=True)
