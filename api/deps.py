@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -25,8 +26,13 @@ oauth2 = OAuth2PasswordBearer(tokenUrl="login", auto_error=False, scheme_name="b
 
 
 def request_info(request: Request) -> RequestInfo:
+    """The request id and the client's address (only if it is an IP address: it goes to an inet)."""
     client = request.client.host if request.client else None
-    return RequestInfo(request_id=request.state.request_id, client_addr=client)
+    try:
+        address = str(ipaddress.ip_address(client)) if client else None
+    except ValueError:
+        address = None
+    return RequestInfo(request_id=request.state.request_id, client_addr=address)
 
 
 def tokens(request: Request) -> Tokens:
