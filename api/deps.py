@@ -43,7 +43,9 @@ def tokens(request: Request) -> Tokens:
 def current_user(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Caller:
     if not token:
         raise not_authenticated()
-    return tokens(request).verify_access(token)
+    caller = tokens(request).verify_access(token)
+    request.state.user_id = caller.user_id  # for the API-call record, never for a decision
+    return caller
 
 
 CurrentUser = Annotated[Caller, Depends(current_user)]

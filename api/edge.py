@@ -12,7 +12,9 @@ import logging
 import re
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -25,6 +27,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+UNRECORDED = frozenset({"/health", "/ready", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
+IP = re.compile(r"^[0-9a-fA-F:.]{2,45}$")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 access_log = logging.getLogger("strongroom.access")
 
@@ -42,8 +46,10 @@ def docs_csp(inline_script: str) -> str:
 class Edge:
     """Request id, body size limit, security headers and one JSON access-log line per request."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, docs_policy: dict[str, str]) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, docs_policy: dict[str, str],
+                 calls: deque[dict[str, Any]]) -> None:
         self.app = app
+        self.calls = calls
         self.limit = settings.max_body_bytes
         self.hsts = f"max-age={settings.hsts_seconds}; includeSubDomains" if settings.hsts_seconds else None
         self.docs_policy = docs_policy
@@ -114,10 +120,17 @@ class Edge:
                 await self._problem(scope, send_with_headers, request_id, 500, "internal", "Internal error",
                                     "Something went wrong on our side.")
         finally:
-            access_log.info("request", extra={
-                "request_id": request_id, "method": scope["method"], "path": path, "status": status,
-                "ms": round((time.perf_counter() - started) * 1000, 2),
-                "client": (scope.get("client") or ("", 0))[0]})
+            ms = round((time.perf_counter() - started) * 1000, 2)
+            client = (scope.get("client") or ("", 0))[0]
+            access_log.info("request", extra={"request_id": request_id, "method": scope["method"], "path": path,
+                                              "status": status, "ms": ms, "client": client})
+            route = getattr(scope.get("route"), "path", None)
+            if route and route not in UNRECORDED:
+                # Flushed in batches to api.record_api_calls by the app's housekeeping task.
+                self.calls.append({"method": scope["method"], "route": route, "status": status, "duration_ms": ms,
+                                   "user_id": scope["state"].get("user_id"), "request_id": request_id,
+                                   "client_addr": client if IP.match(client) else None,
+                                   "at": datetime.now(UTC).isoformat()})
 
     async def _problem(self, scope: Scope, send: Send, request_id: str, status: int, name: str, title: str,
                        detail: str) -> None:

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,6 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
+from psycopg.types.json import Jsonb
 
 from api import errors
 from api.db import make_pool
@@ -36,6 +38,8 @@ NOT_MIGRATED = (psycopg.errors.UndefinedFunction, psycopg.errors.InvalidSchemaNa
                 psycopg.errors.InsufficientPrivilege)
 
 TITLE = "Strongroom"
+# The housekeeping calls, run when the database has them (the audit area may be absent on old databases).
+PERIODIC = ["api.record_api_calls(jsonb)", "audit.seal()", "api.purge_expired_sessions()"]
 
 
 def _swagger_html() -> HTMLResponse:
@@ -49,18 +53,29 @@ def _inline_script(html: HTMLResponse) -> str:
     return found[0] if found else ""
 
 
+async def _flush_calls(app: FastAPI) -> None:
+    """Hand the buffered API-call records to the audit log, in batches of at most 1000."""
+    calls: deque[dict[str, Any]] = app.state.calls
+    while calls:
+        batch = [calls.popleft() for _ in range(min(len(calls), 1000))]
+        async with app.state.pool.connection() as conn:
+            await conn.execute("select api.record_api_calls(%s)", [Jsonb(batch)])
+
+
 async def _housekeeping(app: FastAPI, every: float) -> None:
-    """Seal the audit logs and purge expired sessions, every few seconds, for as long as the app runs."""
-    calls = ("select api.purge_expired_sessions()",)
+    """Every few seconds, for as long as the app runs: record the API calls, seal the audit logs, purge
+    expired sessions. A failure is logged and tried again next time; requests never wait for this."""
     while True:
         await asyncio.sleep(every)
-        for statement in (*app.state.periodic, *calls):
+        for name in app.state.periodic:
             try:
-                async with app.state.pool.connection() as conn:
-                    await conn.execute(statement)
+                if name == "api.record_api_calls":
+                    await _flush_calls(app)
+                else:
+                    async with app.state.pool.connection() as conn:
+                        await conn.execute(f"select {name}()")
             except (psycopg.Error, TimeoutError) as error:
-                log.warning("housekeeping failed", extra={"statement": statement.split("(")[0],
-                                                          "error": type(error).__name__})
+                log.warning("housekeeping failed", extra={"call": name, "error": type(error).__name__})
 
 
 async def _load_error_codes(app: FastAPI) -> None:
@@ -68,9 +83,9 @@ async def _load_error_codes(app: FastAPI) -> None:
         async with app.state.pool.connection() as conn:
             rows = await (await conn.execute("select sqlstate, name, http_status from api.error_codes()")).fetchall()
             errors.load_codes(rows)
-            found = await (await conn.execute(
-                "select to_regprocedure('audit.seal()') is not null")).fetchone()
-            app.state.periodic = ("select audit.seal()",) if found and found[0] else ()
+            present = await (await conn.execute(
+                "select p from unnest(%s::text[]) p where to_regprocedure(p) is not null", [PERIODIC])).fetchall()
+            app.state.periodic = tuple(p.split("(")[0] for (p,) in present)
     except (psycopg.Error, TimeoutError) as error:
         log.warning("could not load the error codes; using their classes", extra={"error": type(error).__name__})
 
@@ -166,7 +181,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
                            expose_headers=["X-Request-ID", "Retry-After"])
-    app.add_middleware(Edge, settings=settings, docs_policy=policies)
+    app.state.calls = deque(maxlen=100_000)  # API-call records waiting for the audit log; oldest dropped
+    app.add_middleware(Edge, settings=settings, docs_policy=policies, calls=app.state.calls)
     return app
 
 
