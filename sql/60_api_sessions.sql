@@ -27,6 +27,26 @@ comment on function api.error_codes() is 'Our SQLSTATEs with their names and HTT
 
 -- Sessions ------------------------------------------------------------------------------------------
 
+-- The account a session belongs to. Row-level security on public.users is forced and shows a row only to
+-- its own caller, and sessions are opened and refreshed before there is one: this names the user as the
+-- transaction's caller for the one read, then puts the previous value back.
+create or replace function private.session_account(p_user_id int) returns public.users
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_previous text := coalesce(pg_catalog.current_setting('strongroom.user_id', true), '');
+    u public.users;
+begin
+    perform pg_catalog.set_config('strongroom.user_id', p_user_id::text, true);
+    select * into u from public.users where id = p_user_id;
+    perform pg_catalog.set_config('strongroom.user_id', v_previous, true);
+    return u;
+end
+$$;
+comment on function private.session_account(int) is
+    'The user row of a session being opened or refreshed (before any caller exists); null if there is none.';
+
 -- Called by the API (as the authenticator) in the transaction of a successful api.login, with the
 -- user and token version that login returned: it cannot open a session for a disabled account or with a
 -- stale version. Security definer: the authenticator may not write private.refresh_tokens.
@@ -44,7 +64,7 @@ declare
     u public.users;
     v_family uuid := gen_random_uuid();
 begin
-    select * into u from public.users where id = p_user_id;
+    u := private.session_account(p_user_id);
     if u.id is null or u.is_active is not true or u.token_version is distinct from p_token_version then
         raise exception 'no session can be opened for this account' using errcode = 'SRA40';
     end if;
@@ -58,6 +78,26 @@ end
 $$;
 comment on function api.open_session(int, int, bytea, interval) is
     'Start a refresh-token family for a user who just logged in (same transaction); returns the family id.';
+
+-- Called after api.change_password in the same transaction: the caller's older tokens were just revoked,
+-- and this opens the family of the new pair the API returns. Only ever for the caller.
+create or replace function api.open_own_session(p_token_hash bytea, p_ttl interval) returns uuid
+language plpgsql
+security definer  -- see api.open_session
+set search_path = ''
+as $$
+declare
+    u public.users;
+begin
+    if private.caller_id() is null then
+        raise exception 'no caller in this transaction' using errcode = 'SRA01';
+    end if;
+    u := private.session_account(private.caller_id());
+    return api.open_session(u.id, u.token_version, p_token_hash, p_ttl);
+end
+$$;
+comment on function api.open_own_session(bytea, interval) is
+    'Start a refresh-token family for the caller at their current token version (after a password change).';
 
 create or replace function private.revoke_family(p_family uuid) returns void
 language sql
@@ -101,7 +141,7 @@ begin
         return query select 'expired'::text, t.user_id, null::text, null::int;
         return;
     end if;
-    select * into u from public.users where id = t.user_id;
+    u := private.session_account(t.user_id);
     if u.is_active is not true or u.token_version is distinct from t.token_version then
         perform private.revoke_family(t.family);
         return query select 'revoked'::text, t.user_id, null::text, null::int;

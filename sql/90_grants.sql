@@ -20,7 +20,9 @@ grant execute on function api.refresh_session(bytea, bytea, interval) to strongr
 grant execute on function api.purge_expired_sessions() to strongroom_authenticator;
 -- Callers: their own sessions and idempotency keys (the functions check private.caller_id()).
 grant execute on function api.end_session(bytea) to strongroom_user, strongroom_admin, strongroom_auditor;
+grant execute on function api.open_own_session(bytea, interval) to strongroom_user, strongroom_admin, strongroom_auditor;
 grant execute on function api.claim_idempotency_key(text, bytea, interval)
     to strongroom_user, strongroom_admin, strongroom_auditor;
 grant execute on function api.save_idempotent_response(text, int, jsonb)
     to strongroom_user, strongroom_admin, strongroom_auditor;
+grant execute on function api.order_history(integer) to strongroom_user, strongroom_admin;
