@@ -47,7 +47,7 @@ class EntryPage(Out):
 
 @router.post("/entries", status_code=201, summary="Create a note (Idempotency-Key: safe to retry)",
              responses={**PROTECTED, **responses(409)})
-async def create_entry(body: NewEntry, db: CallerConn, key: IdempotencyKey) -> EntryCreated:
+async def create_entry(body: NewEntry, db: CallerConn, key: IdempotencyKey = None) -> EntryCreated:
     return await db.create(EntryCreated, key, "api.create_entry", body.title, body.content, crypto=True)
 
 

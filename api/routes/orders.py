@@ -50,7 +50,7 @@ class OrderEvent(Out):
 
 @router.post("/orders", status_code=201, summary="Create an order (Idempotency-Key: safe to retry)",
              responses={**PROTECTED, **responses(409)})
-async def create_order(body: NewOrder, db: CallerConn, key: IdempotencyKey) -> Order:
+async def create_order(body: NewOrder, db: CallerConn, key: IdempotencyKey = None) -> Order:
     return await db.create(Order, key, "api.create_order", body.description, body.sensitive, crypto=True)
 
 

@@ -45,7 +45,7 @@ class Generated(Out):
 
 @router.post("/passwords", status_code=201, summary="Save a login for a site (Idempotency-Key: safe to retry)",
              responses={**PROTECTED, **responses(409)})
-async def save_item(body: NewItem, db: CallerConn, key: IdempotencyKey) -> ItemSaved:
+async def save_item(body: NewItem, db: CallerConn, key: IdempotencyKey = None) -> ItemSaved:
     return await db.create(ItemSaved, key, "api.save_vault_item", body.website, body.username, body.password,
                            body.notes, crypto=True)
 

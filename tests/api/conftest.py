@@ -44,6 +44,11 @@ def api_secrets() -> dict[str, str]:
 @pytest.fixture
 def api_settings(pg: PgInfo, db: psycopg.Connection, api_secrets: dict[str, str], tmp_path: Path) -> Settings:
     dbname = db.info.dbname
+    # The first data key, wrapped by this session's master key (what `strongroom db migrate` does).
+    with db.transaction():
+        db.execute("select set_config('strongroom.master_key', %s, true)", [api_secrets["STRONGROOM_MASTER_KEY"]])
+        if db.execute("select to_regprocedure('private.ensure_active_key()') is not null").fetchone() == (True,):
+            db.execute("select private.ensure_active_key()")
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         home=tmp_path,
