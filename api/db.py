@@ -49,7 +49,8 @@ SAVE = "select api.save_idempotent_response(%s, %s, %s::jsonb)"
 
 def make_pool(settings: Settings) -> AsyncConnectionPool:
     target = resolve(settings)
-    timeouts = (f"-c statement_timeout={settings.statement_timeout_ms}"
+    timeouts = ("-c timezone=UTC"
+                f" -c statement_timeout={settings.statement_timeout_ms}"
                 f" -c lock_timeout={settings.statement_timeout_ms}"
                 f" -c idle_in_transaction_session_timeout={settings.statement_timeout_ms * 2}")
     return AsyncConnectionPool(

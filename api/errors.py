@@ -57,6 +57,7 @@ PG_STATUS: dict[str, Mapping] = {
     "22007": Mapping(422, "invalid_value", "A value has the wrong form"),
     "22008": Mapping(422, "out_of_range", "A date is out of range"),
     "22021": Mapping(422, "invalid_text", "Text is not valid UTF-8"),
+    "22P05": Mapping(422, "invalid_text", "Text holds a character PostgreSQL cannot store (NUL)"),
     "42501": Mapping(403, "forbidden", "Forbidden"),
     "28000": Mapping(401, "not_authenticated", "Not authenticated"),
     "40001": Mapping(503, "busy", "Busy: retry"),
@@ -100,6 +101,10 @@ def mapping_for(sqlstate: str | None) -> Mapping:
         return CLASS_STATUS[sqlstate[:3]]
     if sqlstate.startswith(("08", "53", "57P")):
         return UNAVAILABLE
+    if sqlstate.startswith("22"):  # data exceptions: the input's value, whatever the exact code
+        return PG_STATUS["22P02"]
+    if sqlstate.startswith("23"):  # integrity constraints not listed above
+        return PG_STATUS["23503"]
     return INTERNAL
 
 
@@ -194,6 +199,11 @@ def install(app: FastAPI) -> None:
         name = title.lower().replace(" ", "_")
         detail = exc.detail if isinstance(exc.detail, str) else title
         return problem_response(request, exc.status_code, name, title, detail, dict(exc.headers or {}))
+
+    @app.exception_handler(UnicodeEncodeError)
+    async def _unencodable(request: Request, exc: UnicodeEncodeError) -> Response:
+        return problem_response(request, 422, "invalid_text", "Invalid text",
+                                "Text holds a character that is not valid Unicode (a lone surrogate).")
 
     @app.exception_handler(PoolTimeout)
     async def _pool(request: Request, exc: PoolTimeout) -> Response:

@@ -6,10 +6,11 @@ bad input gets a clear 4xx before any SQL runs; every rule about meaning lives i
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 PG_INT_MAX = 2**31 - 1
 NO_NUL = r"^[^\x00]*$"
@@ -25,6 +26,14 @@ class Out(BaseModel):
     """Response bodies, built from SQL rows."""
 
     model_config = ConfigDict(extra="ignore", from_attributes=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _utc(cls, value: Any) -> Any:
+        """The seed's `timestamp` columns have no zone; the API's sessions run in UTC, so they are UTC."""
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 def text(max_length: int, min_length: int = 1) -> object:
