@@ -10,9 +10,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from api.commands import db, secrets, serve
+from api.commands import admin, db, secrets, serve
 
-GROUPS = (db, secrets, serve)
+GROUPS = (db, secrets, serve, admin)
 
 
 class CommandError(Exception):

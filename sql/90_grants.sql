@@ -11,6 +11,32 @@ grant usage on schema api to strongroom_user, strongroom_admin, strongroom_audit
 grant usage on schema api to strongroom_authenticator;
 grant execute on function api.installed_code() to strongroom_authenticator;
 
+-- Accounts -----------------------------------------------------------------------------------------
+-- The authenticator: start a request (which switches to a caller role), or register and log in, the two
+-- calls made before there is a caller. begin_request runs as the authenticator (it must SET ROLE), so it
+-- may also run the one private check it needs; nothing else in private.
+grant execute on function api.begin_request(int, text, int, text, inet) to strongroom_authenticator;
+grant execute on function api.register(text, text, text, text) to strongroom_authenticator;
+grant execute on function api.login(text, text, text, inet, text) to strongroom_authenticator;
+grant usage on schema private to strongroom_authenticator;
+grant execute on function private.verify_caller() to strongroom_authenticator;
+
+-- Every caller, about their own account.
+grant execute on function api.me() to strongroom_user, strongroom_admin, strongroom_auditor;
+grant execute on function api.change_password(text, text, text) to strongroom_user, strongroom_admin, strongroom_auditor;
+grant execute on function api.logout_everywhere() to strongroom_user, strongroom_admin, strongroom_auditor;
+
+-- Administrators, about everyone's (the functions check the caller's role again).
+grant execute on function api.list_users() to strongroom_admin;
+grant execute on function api.disable_user(int) to strongroom_admin;
+grant execute on function api.enable_user(int) to strongroom_admin;
+grant execute on function api.unlock_user(int) to strongroom_admin;
+grant execute on function api.set_role(int, text) to strongroom_admin;
+
+-- Direct reads of the user-owned tables, for callers whose sessions query them: row-level security
+-- (20_auth.sql) shows each user their own rows and admins all. Writes go through api functions.
+grant select on public.entries, public.orders to strongroom_user, strongroom_admin;
+
 -- API support (sql/60_api_sessions.sql) ------------------------------------------------------------
 -- The authenticator, before any caller is known: the error table, opening and refreshing sessions
 -- (login and refresh present their own credentials), and housekeeping.

@@ -120,6 +120,9 @@ def load_template(**params: Any) -> None:
     keep = ("host", "port", "user", "password", "dbname")
     dsn = conninfo.make_conninfo(**{k: str(params[k]) for k in keep if params.get(k) is not None})
     migrate(dsn, master_key=os.environ.get("STRONGROOM_TEST_MASTER_KEY"), say=lambda _: None)
+    # Accounts: lower the bcrypt cost through the project's own setting (tests may raise it again).
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("select private.set_auth_settings(p_bcrypt_cost => %s)", [TEST_BCRYPT_COST])
 
 
 strongroom_noproc = factories.postgresql_noproc(depends_on="pg", dbname=TEST_DBNAME, load=[load_template])

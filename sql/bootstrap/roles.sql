@@ -45,3 +45,16 @@ begin
     end if;
 end
 $$;
+
+-- Accounts: limits for the runtime roles, so a runaway statement or a transaction left open cannot hold
+-- locks for long. Role settings take effect for the role a session logs in as: the authenticator's are
+-- the ones every API session runs under (SET ROLE to a caller role keeps them). The caller roles cannot
+-- log in; they carry the same values so that `\drds` shows one rule for every runtime role.
+alter role strongroom_authenticator set statement_timeout = '30s';
+alter role strongroom_authenticator set idle_in_transaction_session_timeout = '60s';
+alter role strongroom_user set statement_timeout = '30s';
+alter role strongroom_user set idle_in_transaction_session_timeout = '60s';
+alter role strongroom_admin set statement_timeout = '30s';
+alter role strongroom_admin set idle_in_transaction_session_timeout = '60s';
+alter role strongroom_auditor set statement_timeout = '30s';
+alter role strongroom_auditor set idle_in_transaction_session_timeout = '60s';

@@ -1,0 +1,146 @@
+"""`strongroom admin ...`: user administration for DBAs, with the same SQL functions the API uses.
+
+There is no built-in administrator: the first one is made here. These commands connect as the database's
+administrative user (the embedded superuser, or DATABASE_URL's user), which row-level security does not
+restrict, and call the `private` helpers of `sql/20_auth.sql`; every action is written to `public.logs`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+
+import psycopg
+from psycopg import sql
+
+from api.database import resolve
+from api.settings import check_secret, get_settings
+
+PASSWORD_ENV = "STRONGROOM_ADMIN_PASSWORD"  # noqa: S105 - the variable's name, not a password
+
+
+class AdminError(Exception):
+    """A failure the DBA can act on, printed as one line."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    group = subparsers.add_parser("admin", help="create administrators and manage users", description=__doc__)
+    commands = group.add_subparsers(title="admin commands", metavar="COMMAND", required=True)
+
+    create = commands.add_parser(
+        "create",
+        help="create an administrator (the first one, or another)",
+        description=f"Create a user with the admin role. The password is asked twice on a terminal; without "
+        f"one (scripts) it is read from ${PASSWORD_ENV}. The password policy applies: 12 to 256 characters, "
+        "not a common password, not containing the username.",
+    )
+    create.add_argument("username")
+    create.add_argument("--email", help="optional email address")
+    create.set_defaults(handler=create_admin)
+
+    listing = commands.add_parser("list", help="list every account with its role and state")
+    listing.set_defaults(handler=list_users)
+
+    for name, function, done, text in (
+        ("unlock", "unlock_user", "unlocked", "end a lockout and reset the failure counters"),
+        ("disable", "disable_user", "disabled", "disable an account and revoke its tokens"),
+        ("enable", "enable_user", "enabled", "enable a disabled account"),
+    ):
+        command = commands.add_parser(name, help=text, description=text)
+        command.add_argument("username")
+        command.set_defaults(handler=simple_action, function=function, done=done)
+
+    set_role = commands.add_parser("set-role", help="give an account the role user, admin or auditor",
+                                   description="Change an account's role (revokes its tokens). The last active "
+                                   "administrator keeps theirs.")
+    set_role.add_argument("username")
+    set_role.add_argument("role", choices=("user", "admin", "auditor"))
+    set_role.set_defaults(handler=change_role)
+
+
+def _connect() -> psycopg.Connection:
+    return psycopg.connect(resolve(get_settings()).admin_dsn, autocommit=True)
+
+
+def _pepper() -> str:
+    settings = get_settings()
+    check_secret("STRONGROOM_PEPPER", settings.pepper)
+    assert settings.pepper is not None
+    return settings.pepper.get_secret_value()
+
+
+def _new_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password for the new administrator: ")
+        second = getpass.getpass("Repeat the password: ")
+        if first != second:
+            raise AdminError("the two passwords differ; nothing was created")
+        return first
+    password = os.environ.get(PASSWORD_ENV)
+    if not password:
+        raise AdminError(f"no terminal to ask for the password: set {PASSWORD_ENV}")
+    return password
+
+
+def _user_id(conn: psycopg.Connection, username: str) -> int:
+    row = conn.execute("select id from public.users where lower(username) = lower(%s)", [username]).fetchone()
+    if row is None:
+        raise AdminError(f"no user named {username}")
+    return int(row[0])
+
+
+def _run(action: object) -> int:
+    try:
+        action()  # type: ignore[operator]
+    except AdminError as error:
+        print(f"strongroom: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def create_admin(args: argparse.Namespace) -> int:
+    def action() -> None:
+        pepper = _pepper()
+        password = _new_password()
+        with _connect() as conn:
+            row = conn.execute("select private.create_user(%s, %s, %s, %s, 'admin')",
+                               [args.username, password, pepper, args.email]).fetchone()
+        assert row is not None
+        print(f"created administrator {args.username} (id {row[0]})")
+
+    return _run(action)
+
+
+def list_users(_: argparse.Namespace) -> int:
+    with _connect() as conn:
+        rows = conn.execute(
+            "select id, username, role, case when is_active is not true then 'disabled' "
+            "when locked_until > now() then 'locked until ' || locked_until::text else 'active' end "
+            "from public.users order by id").fetchall()
+    print(f"{'id':>6}  {'username':<24} {'role':<8} state")
+    for user_id, username, role, state in rows:
+        print(f"{user_id:>6}  {username:<24} {role:<8} {state}")
+    return 0
+
+
+def simple_action(args: argparse.Namespace) -> int:
+    def action() -> None:
+        with _connect() as conn:
+            user_id = _user_id(conn, args.username)
+            call = sql.SQL("select {}(%s)").format(sql.Identifier("private", args.function))
+            conn.execute(call, [user_id])
+        print(f"{args.done} {args.username}")
+
+    return _run(action)
+
+
+def change_role(args: argparse.Namespace) -> int:
+    def action() -> None:
+        with _connect() as conn:
+            user_id = _user_id(conn, args.username)
+            conn.execute("select private.set_user_role(%s, %s)", [user_id, args.role])
+        print(f"{args.username} is now {args.role}")
+
+    return _run(action)

@@ -1,0 +1,2 @@
+drop index public.orders_user_id_idx;
+drop index public.entries_user_id_idx;

@@ -1,0 +1,1 @@
+drop table private.common_passwords;

@@ -1,0 +1,542 @@
+-- Accounts: password hashing and policy, registration, login with lockout, token versions, the
+-- account-changing helpers, and the row-level security that keeps each caller to their own rows.
+--
+-- How a password is stored:
+--   prehash = base64(hmac_sha256(NFKC(password), pepper))     44 ASCII bytes, whatever the password
+--   hashed_password = crypt(prehash, gen_salt('bf', cost))    bcrypt, cost from private.auth_settings
+-- bcrypt reads only the first 72 bytes of its input; the prehash makes every byte of the password count.
+-- The pepper comes from the server's environment with each call and is never stored.
+--
+-- Functions here are helpers in `private`; what clients call is in 54_api_users.sql (and api.register,
+-- api.login below, which run before there is a caller). Grants are in 90_grants.sql.
+
+-- Errors -------------------------------------------------------------------------------------------
+-- The accounts area uses the whole SRA class and the x1y codes 10-19 of the shared classes.
+insert into private.error_codes (sqlstate, name, http_status, description) values
+    ('SRA02', 'token_revoked', 401,
+     'The token is older than the account''s token version (password changed, account disabled, role changed or logged out everywhere): log in again.'),
+    ('SRA03', 'account_disabled', 401, 'The account is disabled.'),
+    ('SRA04', 'unknown_caller', 401, 'The token names a user that does not exist.'),
+    ('SRA05', 'role_mismatch', 401, 'The token''s role is not the account''s role: log in again.'),
+    ('SRA06', 'request_already_begun', 500, 'api.begin_request was called twice in one transaction.'),
+    ('SRP10', 'username_invalid', 422,
+     'A username is 3 to 64 characters: ASCII letters, digits, ''.'', ''_'' and ''-'', starting with a letter or digit.'),
+    ('SRP11', 'email_invalid', 422, 'The email address is not of the form name@domain.tld (at most 254 characters).'),
+    ('SRP12', 'password_too_short', 422, 'A password has at least 12 characters.'),
+    ('SRP13', 'password_too_long', 422, 'A password has at most 256 characters.'),
+    ('SRP14', 'password_too_common', 422, 'The password is one of the 10,000 most common passwords.'),
+    ('SRP15', 'password_contains_username', 422, 'The password contains the username.'),
+    ('SRP16', 'role_invalid', 422, 'A role is user, admin or auditor.'),
+    ('SRP17', 'setting_invalid', 422, 'An authentication setting is out of its allowed range.'),
+    ('SRP18', 'request_context_invalid', 400, 'api.begin_request was given an empty or oversized value.'),
+    ('SRC10', 'username_taken', 409, 'That username is taken (names are compared without regard to case).'),
+    ('SRC11', 'email_taken', 409, 'That email address is already registered (compared without regard to case).'),
+    ('SRC12', 'last_admin', 409, 'This would leave no active administrator.'),
+    ('SRN10', 'user_not_found', 404, 'No such user.'),
+    ('SRK10', 'pepper_invalid', 500, 'The server passed no pepper, or one shorter than 32 bytes.')
+on conflict (sqlstate) do update
+    set name = excluded.name, http_status = excluded.http_status, description = excluded.description;
+
+-- Settings -----------------------------------------------------------------------------------------
+
+drop function if exists private.set_auth_settings(int, int, interval, interval);
+create function private.set_auth_settings(
+    p_bcrypt_cost int default null,
+    p_lockout_threshold int default null,
+    p_lockout_base interval default null,
+    p_lockout_cap interval default null
+) returns private.auth_settings
+language plpgsql
+set search_path = ''
+as $$
+declare
+    result private.auth_settings;
+begin
+    update private.auth_settings s
+       set bcrypt_cost = coalesce(p_bcrypt_cost, s.bcrypt_cost),
+           lockout_threshold = coalesce(p_lockout_threshold, s.lockout_threshold),
+           lockout_base = coalesce(p_lockout_base, s.lockout_base),
+           lockout_cap = coalesce(p_lockout_cap, s.lockout_cap),
+           -- Unknown users must cost what known ones do: the dummy hash follows the cost.
+           dummy_hash = case when coalesce(p_bcrypt_cost, s.bcrypt_cost) = s.bcrypt_cost then s.dummy_hash
+                             else public.crypt(encode(public.gen_random_bytes(32), 'base64'),
+                                               public.gen_salt('bf', p_bcrypt_cost)) end,
+           updated_at = now()
+     returning s.* into result;
+    perform private.log_event('INFO', 'auth', 'settings_changed', 'authentication settings changed',
+        jsonb_build_object('bcrypt_cost', result.bcrypt_cost, 'lockout_threshold', result.lockout_threshold,
+                           'lockout_base', result.lockout_base, 'lockout_cap', result.lockout_cap,
+                           'by', session_user));
+    return result;
+exception when check_violation then
+    raise exception 'authentication setting out of range: %', sqlerrm
+        using errcode = 'SRP17',
+              hint = 'bcrypt_cost 10..20, lockout_threshold 1..1000, lockout_base 1 second..1 day, lockout_cap base..1 year.';
+end
+$$;
+comment on function private.set_auth_settings(int, int, interval, interval) is
+    'DBA: change the password and lockout settings; null keeps a value. E.g. select private.set_auth_settings(p_bcrypt_cost => 13);';
+
+-- Passwords ----------------------------------------------------------------------------------------
+
+drop function if exists private.password_prehash(text, text);
+create function private.password_prehash(p_password text, p_pepper text) returns text
+language plpgsql stable
+set search_path = ''
+as $$
+begin
+    -- The pepper is a secret of at least 32 random bytes; anything shorter is a misconfigured server.
+    if p_pepper is null or octet_length(p_pepper) < 32 then
+        raise exception 'the server passed no usable pepper' using errcode = 'SRK10',
+            hint = 'Set STRONGROOM_PEPPER to at least 32 random bytes, base64-encoded.';
+    end if;
+    return encode(public.hmac(convert_to(normalize(coalesce(p_password, ''), nfkc), 'UTF8'),
+                              convert_to(p_pepper, 'UTF8'), 'sha256'), 'base64');
+end
+$$;
+comment on function private.password_prehash(text, text) is
+    'base64(hmac_sha256(NFKC(password), pepper)): what bcrypt hashes, so no byte past the 72nd is ignored.';
+
+drop function if exists private.hash_password(text, text);
+create function private.hash_password(p_password text, p_pepper text) returns text
+language sql volatile
+set search_path = ''
+as $$
+    select public.crypt(private.password_prehash(p_password, p_pepper),
+                        public.gen_salt('bf', (select s.bcrypt_cost from private.auth_settings s)))
+$$;
+comment on function private.hash_password(text, text) is 'A new bcrypt hash of the password at the configured cost.';
+
+drop function if exists private.password_matches(text, text);
+create function private.password_matches(p_prehash text, p_hash text) returns boolean
+language sql volatile
+set search_path = ''
+as $$ select public.crypt(p_prehash, p_hash) = p_hash $$;
+comment on function private.password_matches(text, text) is
+    'One crypt() of the prehash against a stored (or the dummy) hash.';
+
+drop function if exists private.bcrypt_cost_of(text);
+create function private.bcrypt_cost_of(p_hash text) returns int
+language sql immutable
+set search_path = ''
+as $$ select (substring(p_hash from '^\$2a\$([0-9]{2})\$'))::int $$;
+comment on function private.bcrypt_cost_of(text) is 'The cost of a $2a$ bcrypt hash, or null for any other format.';
+
+drop function if exists private.check_password_policy(text, text);
+create function private.check_password_policy(p_password text, p_username text) returns void
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+    -- Measured as it will be hashed: NFKC, in code points (characters), not bytes.
+    normalized text := normalize(coalesce(p_password, ''), nfkc);
+begin
+    if char_length(normalized) < 12 then
+        raise exception 'the password is too short: % characters, at least 12 are needed', char_length(normalized)
+            using errcode = 'SRP12', hint = 'A few unrelated words make a long password that is easy to remember.';
+    end if;
+    if char_length(normalized) > 256 then
+        raise exception 'the password is too long: % characters, at most 256 are allowed', char_length(normalized)
+            using errcode = 'SRP13';
+    end if;
+    if exists (select 1 from private.common_passwords c where c.password = lower(normalized)) then
+        raise exception 'this password is one of the 10,000 most common passwords'
+            using errcode = 'SRP14', hint = 'Choose a password nobody else is likely to use.';
+    end if;
+    if p_username is not null and strpos(lower(normalized), lower(p_username)) > 0 then
+        raise exception 'the password must not contain the username' using errcode = 'SRP15';
+    end if;
+end
+$$;
+comment on function private.check_password_policy(text, text) is
+    'The password policy: 12 to 256 characters after NFKC, not one of the 10,000 most common, not containing the username. No composition rules.';
+
+-- Users --------------------------------------------------------------------------------------------
+
+-- Login and registration run before there is a caller, so row-level security on users would hide the
+-- very row they need. They name the one username they work on in a transaction-local setting that a
+-- policy below honours, and clear it when done.
+drop function if exists private.set_auth_subject(text);
+create function private.set_auth_subject(p_username text) returns void
+language sql volatile
+set search_path = ''
+as $$ select set_config('strongroom.auth_subject', coalesce(p_username, ''), true) $$;
+comment on function private.set_auth_subject(text) is
+    'Let this transaction''s login or registration see the one user row it works on (row-level security).';
+
+drop function if exists private.create_user(text, text, text, text, text);
+create function private.create_user(
+    p_username text,
+    p_password text,
+    p_pepper text,
+    p_email text default null,
+    p_role text default 'user'
+) returns int
+language plpgsql
+set search_path = ''
+as $$
+declare
+    email text := nullif(btrim(p_email), '');
+    new_id int;
+    violated text;
+begin
+    if p_username is null or p_username !~ '^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$' then
+        raise exception 'the username must be 3 to 64 characters: letters, digits, ''.'', ''_'' or ''-'', starting with a letter or digit'
+            using errcode = 'SRP10';
+    end if;
+    if email is not null and (length(email) > 254 or email !~ '^[^@[:space:]]+@[^@[:space:].]+(\.[^@[:space:].]+)+$') then
+        raise exception 'the email address is not valid' using errcode = 'SRP11',
+            hint = 'An address looks like name@example.org.';
+    end if;
+    if p_role is null or p_role not in ('user', 'admin', 'auditor') then
+        raise exception 'unknown role %', coalesce(p_role, 'null') using errcode = 'SRP16';
+    end if;
+    perform private.check_password_policy(p_password, p_username);
+
+    perform private.set_auth_subject(p_username);
+    begin
+        insert into public.users (username, hashed_password, email, role)
+        values (p_username, private.hash_password(p_password, p_pepper), email, p_role)
+        returning id into new_id;
+    exception when unique_violation then
+        get stacked diagnostics violated = constraint_name;
+        perform private.set_auth_subject(null);
+        if violated like 'users_email%' then
+            raise exception 'the email address is already registered' using errcode = 'SRC11';
+        end if;
+        raise exception 'the username % is taken', p_username using errcode = 'SRC10',
+            hint = 'Usernames are compared without regard to case.';
+    end;
+    perform private.set_auth_subject(null);
+    perform private.log_event('INFO', 'auth', 'user_created', format('user %s created with role %s', p_username, p_role),
+        jsonb_build_object('role', p_role, 'actor_id', private.caller_id()), new_id);
+    return new_id;
+end
+$$;
+comment on function private.create_user(text, text, text, text, text) is
+    'Create a user after checking the username, email and password policy. DBAs: strongroom admin create.';
+
+-- One failed password check: count it, and lock the account when the threshold is reached. Each
+-- further lock (without a success in between) lasts twice as long as the previous one, up to the cap.
+drop function if exists private.record_failed_login(int);
+create function private.record_failed_login(p_user_id int, out status text, out locked_until timestamptz)
+language plpgsql
+set search_path = ''
+as $$
+declare
+    s private.auth_settings;
+    u public.users;
+begin
+    select * into strict s from private.auth_settings;
+    update public.users
+       set failed_logins = users.failed_logins + 1
+     where id = p_user_id
+    returning * into strict u;
+    if u.failed_logins < s.lockout_threshold then
+        status := 'bad_credentials';
+        perform private.log_event('WARNING', 'auth', 'login_failed', 'wrong password',
+            jsonb_build_object('failed_logins', u.failed_logins, 'client_addr', private.client_addr()), u.id);
+        return;
+    end if;
+    update public.users
+       set failed_logins = 0,
+           lock_count = users.lock_count + 1,
+           locked_until = now() + least(s.lockout_base * power(2, least(users.lock_count, 30)), s.lockout_cap)
+     where id = p_user_id
+    returning * into strict u;
+    status := 'locked';
+    locked_until := u.locked_until;
+    perform private.log_event('WARNING', 'auth', 'account_locked',
+        format('locked until %s after %s failed logins', u.locked_until, s.lockout_threshold),
+        jsonb_build_object('lock_count', u.lock_count, 'locked_until', u.locked_until,
+                           'client_addr', private.client_addr()), u.id);
+end
+$$;
+comment on function private.record_failed_login(int) is
+    'Count a failed login; at the threshold lock the account (base time, doubled for each further lock, capped).';
+
+-- Check a password for a login or a password change. Exactly one crypt() of the prehash runs on every
+-- path: against the user's hash, or against the dummy hash when there is no such user or the account is
+-- locked, so the work done does not reveal which usernames exist.
+drop function if exists private.authenticate(text, text, text, boolean);
+create function private.authenticate(p_username text, p_password text, p_pepper text, p_is_login boolean default true)
+returns table (status text, user_id int, role text, token_version int, locked_until timestamptz)
+language plpgsql
+set search_path = ''
+as $$
+declare
+    s private.auth_settings;
+    u public.users;
+    prehash text := private.password_prehash(p_password, p_pepper);
+    failure record;
+begin
+    select * into strict s from private.auth_settings;
+    perform private.set_auth_subject(p_username);
+    select * into u from public.users where lower(users.username) = lower(p_username) for update;
+
+    if u.id is null or u.locked_until > now() then
+        perform private.password_matches(prehash, s.dummy_hash);
+        perform private.set_auth_subject(null);
+        if u.id is null then
+            -- The attempted name is not logged: people type their password into the username field.
+            perform private.log_event('WARNING', 'auth', 'login_failed', 'unknown username',
+                jsonb_build_object('client_addr', private.client_addr()), null);
+            return query select 'bad_credentials', null::int, null::text, null::int, null::timestamptz;
+        else
+            perform private.log_event('WARNING', 'auth', 'login_refused_locked', 'login while the account is locked',
+                jsonb_build_object('locked_until', u.locked_until, 'client_addr', private.client_addr()), u.id);
+            return query select 'locked', null::int, null::text, null::int, u.locked_until;
+        end if;
+        return;
+    end if;
+
+    if not private.password_matches(prehash, u.hashed_password) then
+        if u.is_active is not true then
+            -- A disabled account says so only to someone who knows its password.
+            perform private.log_event('WARNING', 'auth', 'login_failed', 'wrong password for a disabled account',
+                jsonb_build_object('client_addr', private.client_addr()), u.id);
+            select 'bad_credentials'::text as status, null::timestamptz as locked_until into failure;
+        else
+            select * into failure from private.record_failed_login(u.id);
+        end if;
+        perform private.set_auth_subject(null);
+        return query select failure.status::text, null::int, null::text, null::int, failure.locked_until::timestamptz;
+        return;
+    end if;
+
+    if u.is_active is not true then
+        perform private.log_event('WARNING', 'auth', 'login_refused_disabled', 'login to a disabled account',
+            jsonb_build_object('client_addr', private.client_addr()), u.id);
+        perform private.set_auth_subject(null);
+        return query select 'disabled', null::int, null::text, null::int, null::timestamptz;
+        return;
+    end if;
+
+    update public.users
+       set failed_logins = 0, lock_count = 0, locked_until = null,
+           last_login_at = case when p_is_login then now() else users.last_login_at end,
+           -- A hash made at a lower cost (or another format) is upgraded now that we hold the password.
+           hashed_password = case when coalesce(private.bcrypt_cost_of(users.hashed_password), 0) < s.bcrypt_cost
+                                  then public.crypt(prehash, public.gen_salt('bf', s.bcrypt_cost))
+                                  else users.hashed_password end
+     where id = u.id;
+    perform private.set_auth_subject(null);
+    if p_is_login then
+        perform private.log_event('INFO', 'auth', 'login_ok', 'logged in',
+            jsonb_build_object('client_addr', private.client_addr()), u.id);
+    end if;
+    return query select 'ok', u.id, u.role, u.token_version, null::timestamptz;
+end
+$$;
+comment on function private.authenticate(text, text, text, boolean) is
+    'Check a username and password (for a login, or p_is_login false to confirm a password change): ok, '
+    'bad_credentials, locked or disabled. Counts failures and locks; re-hashes a lower-cost hash on success.';
+
+drop function if exists private.bump_token_version(int);
+create function private.bump_token_version(p_user_id int) returns int
+language sql
+set search_path = ''
+as $$
+    update public.users set token_version = token_version + 1 where id = p_user_id returning token_version
+$$;
+comment on function private.bump_token_version(int) is 'Invalidate every token of the user: begin_request refuses older versions.';
+
+drop function if exists private.lock_user_row(int);
+-- Returns nothing rather than the row: a function returning public.users would pin the table's type,
+-- and the foundation's rollback could no longer drop the table.
+create function private.lock_user_row(p_user_id int) returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+    perform 1 from public.users where id = p_user_id for update;
+    if not found then
+        raise exception 'no user with id %', p_user_id using errcode = 'SRN10';
+    end if;
+end
+$$;
+comment on function private.lock_user_row(int) is 'Lock the user''s row for update, or raise SRN10 if there is none (visible).';
+
+-- Administrators: at least one active admin must remain. Locks every active admin row first, so two
+-- admins demoting each other at the same time cannot both succeed.
+drop function if exists private.assert_not_last_admin(int);
+create function private.assert_not_last_admin(p_user_id int) returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+    perform 1 from public.users where role = 'admin' and is_active is true order by id for update;
+    if exists (select 1 from public.users where id = p_user_id and role = 'admin' and is_active is true)
+       and not exists (select 1 from public.users
+                        where role = 'admin' and is_active is true and id <> p_user_id) then
+        raise exception 'user % is the last active administrator', p_user_id using errcode = 'SRC12',
+            hint = 'Make another user an administrator first.';
+    end if;
+end
+$$;
+comment on function private.assert_not_last_admin(int) is 'Refuse (SRC12) a change that would leave no active administrator.';
+
+drop function if exists private.disable_user(int);
+create function private.disable_user(p_user_id int) returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+    perform private.lock_user_row(p_user_id);
+    perform private.assert_not_last_admin(p_user_id);
+    update public.users set is_active = false where id = p_user_id;
+    perform private.bump_token_version(p_user_id);
+    perform private.log_event('WARNING', 'auth', 'user_disabled', format('user %s disabled', p_user_id),
+        jsonb_build_object('actor_id', private.caller_id(), 'by', session_user), p_user_id);
+end
+$$;
+comment on function private.disable_user(int) is 'Disable a user and revoke their tokens. DBAs: select private.disable_user(<id>);';
+
+drop function if exists private.enable_user(int);
+create function private.enable_user(p_user_id int) returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+    perform private.lock_user_row(p_user_id);
+    update public.users set is_active = true where id = p_user_id;
+    perform private.log_event('INFO', 'auth', 'user_enabled', format('user %s enabled', p_user_id),
+        jsonb_build_object('actor_id', private.caller_id(), 'by', session_user), p_user_id);
+end
+$$;
+comment on function private.enable_user(int) is 'Enable a disabled user. DBAs: select private.enable_user(<id>);';
+
+drop function if exists private.unlock_user(int);
+create function private.unlock_user(p_user_id int) returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+    perform private.lock_user_row(p_user_id);
+    update public.users set failed_logins = 0, lock_count = 0, locked_until = null where id = p_user_id;
+    perform private.log_event('INFO', 'auth', 'user_unlocked', format('user %s unlocked', p_user_id),
+        jsonb_build_object('actor_id', private.caller_id(), 'by', session_user), p_user_id);
+end
+$$;
+comment on function private.unlock_user(int) is
+    'End a lockout and reset the failure counters. DBAs: select private.unlock_user(id) from users where username = ''alice'';';
+
+drop function if exists private.set_user_role(int, text);
+create function private.set_user_role(p_user_id int, p_role text) returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+    u public.users;
+begin
+    perform private.lock_user_row(p_user_id);
+    select * into strict u from public.users where id = p_user_id;
+    if p_role is null or p_role not in ('user', 'admin', 'auditor') then
+        raise exception 'unknown role %', coalesce(p_role, 'null') using errcode = 'SRP16';
+    end if;
+    if u.role = p_role then
+        return;
+    end if;
+    if u.role = 'admin' then
+        perform private.assert_not_last_admin(p_user_id);
+    end if;
+    update public.users set role = p_role where id = p_user_id;
+    perform private.bump_token_version(p_user_id);
+    perform private.log_event('WARNING', 'auth', 'role_changed', format('user %s: role %s -> %s', p_user_id, u.role, p_role),
+        jsonb_build_object('from', u.role, 'to', p_role, 'actor_id', private.caller_id(), 'by', session_user), p_user_id);
+end
+$$;
+comment on function private.set_user_role(int, text) is
+    'Change a user''s role (revokes their tokens); the last active admin keeps theirs. DBAs: select private.set_user_role(<id>, ''admin'');';
+
+-- Registration and login: the two calls made before there is a caller ---------------------------------
+
+drop function if exists api.register(text, text, text, text);
+create function api.register(p_username text, p_password text, p_pepper text, p_email text default null)
+returns table (user_id int, username text, email text, role text, created_at timestamp)
+language plpgsql
+security definer  -- registration writes public.users, which the authenticator may not touch
+set search_path = ''
+as $$
+declare
+    new_id int := private.create_user(p_username, p_password, p_pepper, p_email, 'user');
+begin
+    perform private.set_auth_subject(p_username);
+    return query select u.id, u.username, u.email, u.role, u.created_at from public.users u where u.id = new_id;
+    perform private.set_auth_subject(null);
+end
+$$;
+comment on function api.register(text, text, text, text) is
+    'Create an account with the user role. Errors: SRP10 username, SRP11 email, SRP12-15 password policy, SRC10/SRC11 taken.';
+
+drop function if exists api.login(text, text, text, inet, text);
+create function api.login(
+    p_username text,
+    p_password text,
+    p_pepper text,
+    p_client_addr inet default null,
+    p_request_id text default null
+) returns table (status text, user_id int, role text, token_version int, locked_until timestamptz)
+language plpgsql
+security definer  -- reads and updates public.users, which the authenticator may not touch
+set search_path = ''
+as $$
+begin
+    -- Recorded with the audit rows this login writes; cleared with the transaction.
+    perform set_config('strongroom.client_addr', coalesce(pg_catalog.host(p_client_addr), ''), true),
+            set_config('strongroom.request_id', coalesce(left(p_request_id, 200), ''), true);
+    return query select * from private.authenticate(p_username, p_password, p_pepper);
+end
+$$;
+comment on function api.login(text, text, text, inet, text) is
+    'Check credentials. Returns a status instead of raising, so the audit row survives: ok (with user_id, role, '
+    'token_version), bad_credentials (wrong password or unknown user, indistinguishable), locked (with locked_until), '
+    'disabled (right password, disabled account).';
+
+-- Row-level security -----------------------------------------------------------------------------------
+-- FORCEd, so the owner (and so every security definer function) is held to the caller too. The
+-- policies read the transaction's settings directly rather than through private.caller_*(), so the
+-- caller roles need nothing from the private schema. Superusers (DBAs in psql) bypass them.
+
+alter table public.users enable row level security;
+alter table public.users force row level security;
+alter table public.entries enable row level security;
+alter table public.entries force row level security;
+alter table public.orders enable row level security;
+alter table public.orders force row level security;
+
+drop policy if exists users_self_or_admin_read on public.users;
+create policy users_self_or_admin_read on public.users for select
+    using (id = nullif(current_setting('strongroom.user_id', true), '')::int
+           or current_setting('strongroom.role', true) = 'admin');
+drop policy if exists users_self_or_admin_update on public.users;
+create policy users_self_or_admin_update on public.users for update
+    using (id = nullif(current_setting('strongroom.user_id', true), '')::int
+           or current_setting('strongroom.role', true) = 'admin');
+drop policy if exists users_auth_subject on public.users;
+create policy users_auth_subject on public.users for all
+    using (lower(username) = lower(current_setting('strongroom.auth_subject', true)));
+drop policy if exists users_register on public.users;
+create policy users_register on public.users for insert with check (true);
+comment on policy users_auth_subject on public.users is
+    'Login and registration (no caller yet) see the one row named by strongroom.auth_subject, which they set and clear.';
+
+drop policy if exists entries_owner on public.entries;
+create policy entries_owner on public.entries for all
+    using (user_id = nullif(current_setting('strongroom.user_id', true), '')::int)
+    with check (user_id = nullif(current_setting('strongroom.user_id', true), '')::int);
+drop policy if exists entries_admin_read on public.entries;
+create policy entries_admin_read on public.entries for select
+    using (current_setting('strongroom.role', true) = 'admin');
+
+drop policy if exists orders_owner on public.orders;
+create policy orders_owner on public.orders for all
+    using (user_id = nullif(current_setting('strongroom.user_id', true), '')::int)
+    with check (user_id = nullif(current_setting('strongroom.user_id', true), '')::int);
+drop policy if exists orders_admin_read on public.orders;
+create policy orders_admin_read on public.orders for select
+    using (current_setting('strongroom.role', true) = 'admin');
+drop policy if exists orders_admin_update on public.orders;
+create policy orders_admin_update on public.orders for update
+    using (current_setting('strongroom.role', true) = 'admin')
+    with check (current_setting('strongroom.role', true) = 'admin');
