@@ -30,18 +30,27 @@ comment on function api.error_codes() is 'Our SQLSTATEs with their names and HTT
 -- The account a session belongs to. Row-level security on public.users is forced and shows a row only to
 -- its own caller, and sessions are opened and refreshed before there is one: this names the user as the
 -- transaction's caller for the one read, then puts the previous value back.
-create or replace function private.session_account(p_user_id int) returns public.users
+-- Out parameters rather than public.users: a function returning the table's type would tie the table to
+-- this file (a migration rollback could not drop it).
+drop function if exists private.session_account(int);
+create function private.session_account(
+    p_user_id int,
+    out user_id int,
+    out active boolean,
+    out token_version int,
+    out role text
+)
 language plpgsql
 set search_path = ''
 as $$
 declare
     v_previous text := coalesce(pg_catalog.current_setting('strongroom.user_id', true), '');
-    u public.users;
 begin
     perform pg_catalog.set_config('strongroom.user_id', p_user_id::text, true);
-    select * into u from public.users where id = p_user_id;
+    select u.id, coalesce(u.is_active, false), u.token_version, u.role
+      into user_id, active, token_version, role
+      from public.users u where u.id = p_user_id;
     perform pg_catalog.set_config('strongroom.user_id', v_previous, true);
-    return u;
 end
 $$;
 comment on function private.session_account(int) is
@@ -61,11 +70,11 @@ security definer
 set search_path = ''
 as $$
 declare
-    u public.users;
+    u record;
     v_family uuid := gen_random_uuid();
 begin
     u := private.session_account(p_user_id);
-    if u.id is null or u.is_active is not true or u.token_version is distinct from p_token_version then
+    if u.user_id is null or not u.active or u.token_version is distinct from p_token_version then
         raise exception 'no session can be opened for this account' using errcode = 'SRA40';
     end if;
     if p_ttl <= interval '0' or p_ttl > interval '90 days' then
@@ -87,13 +96,13 @@ security definer  -- see api.open_session
 set search_path = ''
 as $$
 declare
-    u public.users;
+    u record;
 begin
     if private.caller_id() is null then
         raise exception 'no caller in this transaction' using errcode = 'SRA01';
     end if;
     u := private.session_account(private.caller_id());
-    return api.open_session(u.id, u.token_version, p_token_hash, p_ttl);
+    return api.open_session(u.user_id, u.token_version, p_token_hash, p_ttl);
 end
 $$;
 comment on function api.open_own_session(bytea, interval) is
@@ -119,7 +128,7 @@ set search_path = ''
 as $$
 declare
     t private.refresh_tokens;
-    u public.users;
+    u record;
 begin
     select * into t from private.refresh_tokens r where r.token_hash = p_token_hash for update;
     if t.id is null then
@@ -142,7 +151,7 @@ begin
         return;
     end if;
     u := private.session_account(t.user_id);
-    if u.is_active is not true or u.token_version is distinct from t.token_version then
+    if not u.active or u.token_version is distinct from t.token_version then
         perform private.revoke_family(t.family);
         return query select 'revoked'::text, t.user_id, null::text, null::int;
         return;
@@ -150,7 +159,7 @@ begin
     update private.refresh_tokens set used_at = now() where id = t.id;
     insert into private.refresh_tokens (user_id, family, token_hash, token_version, expires_at)
     values (t.user_id, t.family, p_new_hash, t.token_version, least(now() + p_ttl, now() + interval '90 days'));
-    return query select 'ok'::text, u.id, u.role, u.token_version;
+    return query select 'ok'::text, u.user_id, u.role, u.token_version;
 end
 $$;
 comment on function api.refresh_session(bytea, bytea, interval) is

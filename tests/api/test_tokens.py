@@ -91,3 +91,12 @@ def test_a_forged_or_unusable_token_is_refused_with_401_and_bearer_challenge(
 def test_no_token_is_401_with_bearer_challenge(client: TestClient) -> None:
     response = client.get("/me")
     assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+def test_a_well_signed_token_is_accepted_by_the_token_check(client: TestClient, api_settings: Settings) -> None:
+    """The control case: the same builder with nothing wrong gets past the JWT check to the database,
+    which does not know user 1 (so the failure is the database's, not the token check's)."""
+    token = jwt.encode(claims(api_settings), secret(api_settings), algorithm="HS256")
+
+    response = client.get("/me", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 401
+    assert response.json().get("sqlstate", "").startswith("SRA")
