@@ -9,6 +9,8 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from tests.sql.accounts_support import begin_request, register
+
 H1 = hashlib.sha256(b"first").digest()
 H2 = hashlib.sha256(b"second").digest()
 
@@ -132,3 +134,96 @@ def test_callers_cannot_read_keys_or_tokens_directly(api_conn: psycopg.Connectio
         with pytest.raises(errors.InsufficientPrivilege), api_conn.transaction():
             api_conn.execute("set local role strongroom_user")
             api_conn.execute(f"select * from {table}")
+
+
+# Refresh-token sessions ------------------------------------------------------------------------------
+
+T1, T2, T3 = (hashlib.sha256(f"token {i}".encode()).digest() for i in range(1, 4))
+
+
+def open_session(conn: psycopg.Connection, user_id: int, version: int, token_hash: bytes, ttl: str = "1 hour") -> None:
+    with conn.transaction():
+        conn.execute("select api.open_session(%s, %s, %s, %s::interval)", [user_id, version, token_hash, ttl])
+
+
+def refresh(conn: psycopg.Connection, old: bytes, new: bytes) -> tuple:
+    with conn.transaction():
+        row = conn.execute("select * from api.refresh_session(%s, %s, '1 hour')", [old, new]).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def test_a_refresh_token_is_exchanged_once_for_the_next(db: psycopg.Connection, api_conn: psycopg.Connection) -> None:
+    alice = register(db, "alice")
+    open_session(api_conn, alice, 1, T1)
+
+    assert refresh(api_conn, T1, T2) == ("ok", alice, "user", 1)
+    assert refresh(api_conn, T2, T3)[0] == "ok"
+
+
+def test_a_reused_refresh_token_revokes_its_family_and_leaves_an_audit_row(
+        db: psycopg.Connection, api_conn: psycopg.Connection) -> None:
+    alice = register(db, "alice")
+    open_session(api_conn, alice, 1, T1)
+    refresh(api_conn, T1, T2)
+
+    assert refresh(api_conn, T1, T3)[0] == "reused"
+    assert refresh(api_conn, T2, T3)[0] == "revoked"
+    events = db.execute("select count(*) from public.logs l where l.message like '%refresh_token_reused%'"
+                        " or to_jsonb(l)->>'action' = 'refresh_token_reused'").fetchone()
+    assert events == (1,)
+
+
+def test_an_unknown_or_expired_refresh_token_is_refused(db: psycopg.Connection, api_conn: psycopg.Connection) -> None:
+    alice = register(db, "alice")
+    open_session(api_conn, alice, 1, T1, ttl="1 second")
+    db.execute("update private.refresh_tokens set issued_at = issued_at - interval '1 hour',"
+               " expires_at = now() - interval '1 minute'")
+
+    assert refresh(api_conn, T3, T2)[0] == "invalid"
+    assert refresh(api_conn, T1, T2)[0] == "expired"
+
+
+def test_tokens_issued_before_logout_everywhere_are_refused(db: psycopg.Connection,
+                                                           api_conn: psycopg.Connection) -> None:
+    alice = register(db, "alice")
+    open_session(api_conn, alice, 1, T1)
+    db.execute("select private.bump_token_version(%s)", [alice])
+
+    assert refresh(api_conn, T1, T2)[0] == "revoked"
+
+
+def test_no_session_opens_for_a_disabled_account_or_a_stale_version(db: psycopg.Connection,
+                                                                    api_conn: psycopg.Connection) -> None:
+    alice, bob = register(db, "alice"), register(db, "bob")
+    db.execute("select private.disable_user(%s)", [bob])
+
+    for user_id, version in ((alice, 2), (bob, 1)):
+        with pytest.raises(psycopg.Error) as refused:
+            open_session(api_conn, user_id, version, T1)
+        assert refused.value.sqlstate == "SRA40"
+
+
+def test_a_caller_ends_only_their_own_session(db: psycopg.Connection, api_conn: psycopg.Connection) -> None:
+    alice, bob = register(db, "alice"), register(db, "bob")
+    open_session(api_conn, alice, 1, T1)
+
+    with api_conn.transaction():
+        begin_request(api_conn, bob)
+        assert api_conn.execute("select api.end_session(%s)", [T1]).fetchone() == (False,)
+    assert refresh(api_conn, T1, T2)[0] == "ok"
+    with api_conn.transaction():
+        begin_request(api_conn, alice)
+        assert api_conn.execute("select api.end_session(%s)", [T2]).fetchone() == (True,)
+    assert refresh(api_conn, T2, T3)[0] == "revoked"
+
+
+def test_only_hashes_of_refresh_tokens_are_stored(db: psycopg.Connection, api_conn: psycopg.Connection) -> None:
+    alice = register(db, "alice")
+    open_session(api_conn, alice, 1, T1)
+    assert db.execute("select token_hash from private.refresh_tokens").fetchall() == [(T1,)]
+
+
+def test_the_error_table_is_readable_by_the_api_with_our_session_codes(api_conn: psycopg.Connection) -> None:
+    codes = {row[0]: row[2] for row in api_conn.execute("select * from api.error_codes()").fetchall()}
+    assert codes["SRA40"] == 401 and codes["SRP40"] == 422 and codes["SRC40"] == 409
