@@ -46,6 +46,8 @@ class OrderEvent(Out):
     timestamp: datetime | None = None
     action: str
     details: str | None = None
+    actor_id: int | None = None
+    request_id: str | None = None
 
 
 @router.post("/orders", status_code=201, summary="Create an order (Idempotency-Key: safe to retry)",
