@@ -3,7 +3,7 @@ body limits, bad-input handling and the OpenAPI document (Swagger's lock, declar
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -126,3 +126,19 @@ def test_openapi_declares_problem_responses_on_every_route(client: TestClient) -
             assert "422" in operation["responses"] and "503" in operation["responses"], f"{method} {path}"
             if path not in ("/register", "/login", "/token/refresh"):
                 assert "401" in operation["responses"], f"{method} {path}"
+
+
+def test_cors_is_off_by_default(client: TestClient) -> None:
+    response = client.get("/health", headers={"Origin": "https://elsewhere.example"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_cors_allows_only_the_configured_origins(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(cors_origins=["https://app.example"])
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "Authorization"}
+
+    allowed = client.options("/orders", headers={"Origin": "https://app.example", **preflight})
+    refused = client.options("/orders", headers={"Origin": "https://evil.example", **preflight})
+
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+    assert "access-control-allow-origin" not in refused.headers
