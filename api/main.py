@@ -67,6 +67,8 @@ async def _housekeeping(app: FastAPI, every: float) -> None:
     expired sessions. A failure is logged and tried again next time; requests never wait for this."""
     while True:
         await asyncio.sleep(every)
+        if "api.record_api_calls" not in app.state.periodic:
+            app.state.calls.clear()  # a database without the audit area: nothing to send them to
         for name in app.state.periodic:
             try:
                 if name == "api.record_api_calls":
@@ -181,7 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
                            expose_headers=["X-Request-ID", "Retry-After"])
-    app.state.calls = deque(maxlen=100_000)  # API-call records waiting for the audit log; oldest dropped
+    app.state.calls = deque(maxlen=20_000)  # API-call records waiting for the audit log; oldest dropped
     app.add_middleware(Edge, settings=settings, docs_policy=policies, calls=app.state.calls)
     return app
 
