@@ -101,6 +101,15 @@ def plan(dsn: str) -> Plan:
 
 def migrate(dsn: str, master_key: str | None = None, say: Callable[[str], None] = print) -> Plan:
     """Apply what is pending; return what ran."""
+    # yoyo's lock covers only the migrations; role DDL in bootstrap and the sql/ re-apply race too
+    # ("tuple concurrently updated"), so one session advisory lock serialises whole migrates. It is
+    # released when its connection closes, so a killed migrate never leaves it behind.
+    with psycopg.connect(dsn, autocommit=True) as guard:
+        guard.execute("select pg_catalog.pg_advisory_lock(pg_catalog.hashtext('strongroom.migrate'))")
+        return _migrate_locked(dsn, master_key, say)
+
+
+def _migrate_locked(dsn: str, master_key: str | None, say: Callable[[str], None]) -> Plan:
     bootstrap(dsn)
     backend = get_backend(_yoyo_uri(dsn))
     migrations = read_migrations(str(MIGRATIONS))

@@ -37,6 +37,28 @@ grant execute on function api.set_role(int, text) to strongroom_admin;
 -- (20_auth.sql) shows each user their own rows and admins all. Writes go through api functions.
 grant select on public.entries, public.orders to strongroom_user, strongroom_admin;
 
+-- Keys and encrypted data (orders, entries, vault, key management) ---------------------------------
+-- The caller roles reach the encrypted data only through the security definer functions below; aes_keys,
+-- key_logs and vault are granted to no runtime role. Key management is admin-only.
+revoke all on public.aes_keys, public.key_logs, public.vault from public;
+
+grant execute on function
+    api.create_entry(text, text), api.list_entries(integer, integer), api.get_entry(integer),
+    api.update_entry(integer, text, text), api.delete_entry(integer),
+    api.create_order(text, boolean), api.list_orders(text, integer, integer), api.get_order(integer),
+    api.set_order_status(integer, text),
+    api.save_vault_item(text, text, text, text), api.list_vault_sites(), api.lookup_vault(text),
+    api.delete_vault_item(integer),
+    api.generate_password(integer, boolean, boolean, boolean, boolean, boolean)
+to strongroom_user, strongroom_admin;
+
+grant execute on function
+    api.key_status(), api.rotate_key(), api.reencrypt_batch(integer, boolean, boolean), api.retire_key(integer),
+    api.rewrap_master()
+to strongroom_admin;
+revoke all on procedure api.reencrypt(integer, interval) from public;
+grant execute on procedure api.reencrypt(integer, interval) to strongroom_admin;
+
 -- API support (sql/60_api_sessions.sql) ------------------------------------------------------------
 -- The authenticator, before any caller is known: the error table, opening and refreshing sessions
 -- (login and refresh present their own credentials), and housekeeping.

@@ -14,18 +14,21 @@ PEPPER = base64.b64encode(os.urandom(32)).decode()
 PASSWORD = "correct horse battery staple"
 
 
-def register(conn: psycopg.Connection, username: str, password: str = PASSWORD, email: str | None = None,
-             pepper: str = PEPPER) -> int:
-    row = conn.execute("select user_id from api.register(%s, %s, %s, %s)",
-                       [username, password, pepper, email]).fetchone()
+def register(
+    conn: psycopg.Connection, username: str, password: str = PASSWORD, email: str | None = None, pepper: str = PEPPER
+) -> int:
+    row = conn.execute(
+        "select user_id from api.register(%s, %s, %s, %s)", [username, password, pepper, email]
+    ).fetchone()
     assert row is not None
     return int(row[0])
 
 
 def make_user(conn: psycopg.Connection, username: str, role: str = "user", password: str = PASSWORD) -> int:
     """A user with the given role, made the way a DBA would (as the superuser, through private)."""
-    row = conn.execute("select private.create_user(%s, %s, %s, null, %s)",
-                       [username, password, PEPPER, role]).fetchone()
+    row = conn.execute(
+        "select private.create_user(%s, %s, %s, null, %s)", [username, password, PEPPER, role]
+    ).fetchone()
     assert row is not None
     return int(row[0])
 
@@ -45,13 +48,20 @@ def account(conn: psycopg.Connection, user_id: int) -> dict[str, Any]:
     return row
 
 
-def begin_request(conn: psycopg.Connection, user_id: int, role: str = "user", token_version: int | None = None,
-                  request_id: str = "req-test", client_addr: str | None = "192.0.2.10") -> None:
+def begin_request(
+    conn: psycopg.Connection,
+    user_id: int,
+    role: str = "user",
+    token_version: int | None = None,
+    request_id: str = "req-test",
+    client_addr: str | None = "192.0.2.10",
+) -> None:
     """Start a request in the connection's current transaction, as the API does."""
     if token_version is None:
         token_version = 1
-    conn.execute("select api.begin_request(%s, %s, %s, %s, %s)",
-                 [user_id, role, token_version, request_id, client_addr])
+    conn.execute(
+        "select api.begin_request(%s, %s, %s, %s, %s)", [user_id, role, token_version, request_id, client_addr]
+    )
 
 
 def set_auth_settings(conn: psycopg.Connection, **settings: Any) -> None:

@@ -14,19 +14,35 @@ from tests.sql.accounts_support import PASSWORD, PEPPER, login, register
 ADMIN_PASSWORD = "a long and private admin phrase"
 
 
-def strongroom(args: list[str], db_dsn: str, home: Path, stdin: int | None = subprocess.DEVNULL,
-               extra_env: dict[str, str] | None = None, input_text: str | None = None,
-               ) -> subprocess.CompletedProcess[str]:
+def strongroom(
+    args: list[str],
+    db_dsn: str,
+    home: Path,
+    stdin: int | None = subprocess.DEVNULL,
+    extra_env: dict[str, str] | None = None,
+    input_text: str | None = None,
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
-    env.update({"DATABASE_URL": db_dsn, "STRONGROOM_HOME": str(home), "STRONGROOM_PEPPER": PEPPER,
-                **(extra_env or {})})
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, stdin=stdin, capture_output=True,
-                          text=True, timeout=60, check=False, start_new_session=True)
+    env.update({"DATABASE_URL": db_dsn, "STRONGROOM_HOME": str(home), "STRONGROOM_PEPPER": PEPPER, **(extra_env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
+        env=env,
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        start_new_session=True,
+    )
 
 
 def test_admin_create_reads_the_password_from_the_environment_without_a_terminal(db, db_dsn, tmp_path):
-    done = strongroom(["admin", "create", "first-admin", "--email", "ops@example.org"], db_dsn, tmp_path,
-                      extra_env={"STRONGROOM_ADMIN_PASSWORD": ADMIN_PASSWORD})
+    done = strongroom(
+        ["admin", "create", "first-admin", "--email", "ops@example.org"],
+        db_dsn,
+        tmp_path,
+        extra_env={"STRONGROOM_ADMIN_PASSWORD": ADMIN_PASSWORD},
+    )
     assert done.returncode == 0, done.stderr
     assert "created administrator first-admin" in done.stdout
     assert ADMIN_PASSWORD not in done.stdout + done.stderr
@@ -41,8 +57,14 @@ def on_a_terminal(args: list[str], db_dsn: str, home: Path, answers: list[tuple[
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
     env.update({"DATABASE_URL": db_dsn, "STRONGROOM_HOME": str(home), "STRONGROOM_PEPPER": PEPPER})
     controller, terminal = os.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "api.cli", *args], env=env, stdin=terminal,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", *args],
+        env=env,
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     os.close(terminal)
     assert process.stderr is not None and process.stdout is not None
     seen = b""
@@ -67,15 +89,23 @@ def on_a_terminal(args: list[str], db_dsn: str, home: Path, answers: list[tuple[
 
 
 def test_admin_create_asks_twice_on_a_terminal(db, db_dsn, tmp_path):
-    code, err = on_a_terminal(["admin", "create", "first-admin"], db_dsn, tmp_path,
-                              [("new administrator: ", ADMIN_PASSWORD), ("Repeat the password: ", ADMIN_PASSWORD)])
+    code, err = on_a_terminal(
+        ["admin", "create", "first-admin"],
+        db_dsn,
+        tmp_path,
+        [("new administrator: ", ADMIN_PASSWORD), ("Repeat the password: ", ADMIN_PASSWORD)],
+    )
     assert code == 0, err
     assert login(db, "first-admin", ADMIN_PASSWORD)["role"] == "admin"
 
 
 def test_admin_create_refuses_two_different_passwords_on_a_terminal(db, db_dsn, tmp_path):
-    code, err = on_a_terminal(["admin", "create", "first-admin"], db_dsn, tmp_path,
-                              [("new administrator: ", ADMIN_PASSWORD), ("Repeat the password: ", "different")])
+    code, err = on_a_terminal(
+        ["admin", "create", "first-admin"],
+        db_dsn,
+        tmp_path,
+        [("new administrator: ", ADMIN_PASSWORD), ("Repeat the password: ", "different")],
+    )
     assert code == 1
     assert "the two passwords differ" in err
     assert db.execute("select count(*) from public.users").fetchone() == (0,)
@@ -88,8 +118,9 @@ def test_admin_create_without_terminal_or_variable_says_what_to_set(db, db_dsn, 
 
 
 def test_admin_create_applies_the_password_policy_in_one_line(db, db_dsn, tmp_path):
-    done = strongroom(["admin", "create", "first-admin"], db_dsn, tmp_path,
-                      extra_env={"STRONGROOM_ADMIN_PASSWORD": "short"})
+    done = strongroom(
+        ["admin", "create", "first-admin"], db_dsn, tmp_path, extra_env={"STRONGROOM_ADMIN_PASSWORD": "short"}
+    )
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "too short" in done.stderr
 
@@ -105,7 +136,9 @@ def test_admin_unlock_disable_enable_and_set_role_by_username(db, db_dsn, tmp_pa
     assert strongroom(["admin", "enable", "alice"], db_dsn, tmp_path).returncode == 0
     assert strongroom(["admin", "set-role", "alice", "auditor"], db_dsn, tmp_path).returncode == 0
     assert db.execute("select role, is_active from public.users where id = %s", [user_id]).fetchone() == (
-        "auditor", True)
+        "auditor",
+        True,
+    )
     listing = strongroom(["admin", "list"], db_dsn, tmp_path)
     assert "alice" in listing.stdout and "auditor" in listing.stdout
 

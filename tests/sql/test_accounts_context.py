@@ -7,8 +7,13 @@ import pytest
 
 from tests.sql.accounts_support import PASSWORD, PEPPER, begin_request, make_user, register
 
-SETTINGS = ("strongroom.user_id", "strongroom.role", "strongroom.token_version", "strongroom.request_id",
-            "strongroom.client_addr")
+SETTINGS = (
+    "strongroom.user_id",
+    "strongroom.role",
+    "strongroom.token_version",
+    "strongroom.request_id",
+    "strongroom.client_addr",
+)
 
 
 def refused(conn: psycopg.Connection, user_id: int, role: str = "user", token_version: int = 1) -> str | None:
@@ -116,8 +121,10 @@ def test_a_newer_token_version_than_issued_is_refused(db, api):
 def test_password_change_revokes_older_tokens(db, api):
     user_id = register(db, "alice")
     begin_request(api, user_id)
-    row = api.execute("select status, token_version from api.change_password(%s, %s, %s)",
-                      [PASSWORD, "a new and better passphrase", PEPPER]).fetchone()
+    row = api.execute(
+        "select status, token_version from api.change_password(%s, %s, %s)",
+        [PASSWORD, "a new and better passphrase", PEPPER],
+    ).fetchone()
     api.commit()
     assert row == ("ok", 2)
     assert refused(api, user_id, token_version=1) == "SRA02"
@@ -128,12 +135,16 @@ def test_password_change_revokes_older_tokens(db, api):
 def test_wrong_current_password_changes_nothing_and_is_counted(db, api):
     user_id = register(db, "alice")
     begin_request(api, user_id)
-    row = api.execute("select status, token_version from api.change_password(%s, %s, %s)",
-                      ["not my password at all", "a new and better passphrase", PEPPER]).fetchone()
+    row = api.execute(
+        "select status, token_version from api.change_password(%s, %s, %s)",
+        ["not my password at all", "a new and better passphrase", PEPPER],
+    ).fetchone()
     api.commit()
     assert row == ("bad_credentials", None)
-    assert db.execute("select token_version, failed_logins from public.users where id = %s",
-                      [user_id]).fetchone() == (1, 1)
+    assert db.execute("select token_version, failed_logins from public.users where id = %s", [user_id]).fetchone() == (
+        1,
+        1,
+    )
     begin_request(api, user_id, token_version=1)  # the token still works
     api.rollback()
 

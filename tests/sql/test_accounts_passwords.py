@@ -22,6 +22,7 @@ def register_error(db: psycopg.Connection, username: str, password: str, email: 
 
 # Password policy --------------------------------------------------------------------------------------
 
+
 def test_password_of_11_characters_is_refused(db):
     assert register_error(db, "alice", "q7#Lm2vX9pz") == "SRP12"
 
@@ -48,18 +49,20 @@ def test_length_counts_characters_not_bytes(db):
 
 
 def test_common_password_is_refused_whatever_its_case(db):
-    assert db.execute("select exists (select 1 from private.common_passwords where password = '1qaz2wsx3edc')"
-                      ).fetchone() == (True,)
+    assert db.execute(
+        "select exists (select 1 from private.common_passwords where password = '1qaz2wsx3edc')"
+    ).fetchone() == (True,)
     assert register_error(db, "alice", "1qaz2wsx3edc") == "SRP14"
     assert register_error(db, "alice", "1QAZ2wsx3EDC") == "SRP14"
 
 
 def test_common_password_list_holds_the_10000_most_common(db):
-    count, first, last = db.execute(
-        "select count(*), min(rank), max(rank) from private.common_passwords").fetchone()
+    count, first, last = db.execute("select count(*), min(rank), max(rank) from private.common_passwords").fetchone()
     assert (count, first, last) == (10000, 1, 10000)
     assert db.execute("select password from private.common_passwords where rank <= 2 order by rank").fetchall() == [
-        ("123456",), ("password",)]
+        ("123456",),
+        ("password",),
+    ]
 
 
 def test_password_containing_the_username_is_refused(db):
@@ -84,6 +87,7 @@ def test_change_password_applies_the_same_policy(db, connect):
 
 # Username and email --------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("username", ["ab", "x" * 65, "has space", "émile", ".dot-first", "semi;colon"])
 def test_username_outside_the_documented_set_is_refused(db, username):
     assert register_error(db, username, PASSWORD) == "SRP10"
@@ -100,12 +104,15 @@ def test_usernames_are_unique_regardless_of_case(db):
 
 
 def test_the_table_itself_refuses_a_name_outside_the_set(db):
-    assert sqlstate_of(db, "insert into public.users (username, hashed_password) values (%s, 'x')",
-                       ["no spaces allowed"]) == "23514"
+    assert (
+        sqlstate_of(db, "insert into public.users (username, hashed_password) values (%s, 'x')", ["no spaces allowed"])
+        == "23514"
+    )
 
 
-@pytest.mark.parametrize("email", ["plainaddress", "a@b", "a b@example.org", "a@@example.org", "@example.org",
-                                   "x" * 250 + "@example.org"])
+@pytest.mark.parametrize(
+    "email", ["plainaddress", "a@b", "a b@example.org", "a@@example.org", "@example.org", "x" * 250 + "@example.org"]
+)
 def test_malformed_email_is_refused(db, email):
     assert register_error(db, "alice", PASSWORD, email) == "SRP11"
 
@@ -116,8 +123,10 @@ def test_emails_are_unique_regardless_of_case(db):
 
 
 def test_register_returns_the_new_account_with_the_user_role(db):
-    row = db.execute("select username, email, role from api.register(%s, %s, %s, %s)",
-                     ["alice", PASSWORD, PEPPER, "alice@example.org"]).fetchone()
+    row = db.execute(
+        "select username, email, role from api.register(%s, %s, %s, %s)",
+        ["alice", PASSWORD, PEPPER, "alice@example.org"],
+    ).fetchone()
     assert row == ("alice", "alice@example.org", "user")
 
 
@@ -127,10 +136,13 @@ def test_no_account_exists_before_anyone_registers(db):
 
 # Hashing ------------------------------------------------------------------------------------------------
 
+
 def test_stored_hash_is_bcrypt_cost_12_under_the_default_setting(db):
     set_auth_settings(db, bcrypt_cost=12)  # the template lowered it for speed; 12 is the shipped default
-    assert db.execute("select column_default from information_schema.columns where table_schema = 'private' "
-                      "and table_name = 'auth_settings' and column_name = 'bcrypt_cost'").fetchone() == ("12",)
+    assert db.execute(
+        "select column_default from information_schema.columns where table_schema = 'private' "
+        "and table_name = 'auth_settings' and column_name = 'bcrypt_cost'"
+    ).fetchone() == ("12",)
     user_id = register(db, "alice")
     assert account(db, user_id)["hashed_password"].startswith("$2a$12$")
 
@@ -139,8 +151,9 @@ def test_the_hash_is_of_the_peppered_prehash_not_of_the_password(db):
     user_id = register(db, "alice")
     stored = account(db, user_id)["hashed_password"]
     assert db.execute("select crypt(%s, %s) = %s", [PASSWORD, stored, stored]).fetchone() == (False,)
-    assert db.execute("select crypt(private.password_prehash(%s, %s), %s) = %s",
-                      [PASSWORD, PEPPER, stored, stored]).fetchone() == (True,)
+    assert db.execute(
+        "select crypt(private.password_prehash(%s, %s), %s) = %s", [PASSWORD, PEPPER, stored, stored]
+    ).fetchone() == (True,)
 
 
 def test_another_pepper_does_not_log_in(db):

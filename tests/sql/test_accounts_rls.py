@@ -30,7 +30,8 @@ def snapshot(db: psycopg.Connection) -> list[tuple[object, ...]]:
         "union all select 'entry', id, title, null from public.entries where title like %s "
         "union all select 'user', id, username || hashed_password || token_version || is_active::text, role "
         "from public.users where username = 'alice' order by 1, 2",
-        [MARKER + "%", MARKER + "%"]).fetchall()
+        [MARKER + "%", MARKER + "%"],
+    ).fetchall()
 
 
 @pytest.fixture
@@ -54,12 +55,15 @@ def test_an_admin_sees_every_row(people, connect, table):
     assert conn.execute(f"select count(*) from public.{table}").fetchone() == (4,)
 
 
-@pytest.mark.parametrize("statement", [
-    "update public.orders set status = 'cancelled' where user_id = %s",
-    "delete from public.orders where user_id = %s",
-    "update public.entries set title = 'mine now' where user_id = %s",
-    "delete from public.entries where user_id = %s",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "update public.orders set status = 'cancelled' where user_id = %s",
+        "delete from public.orders where user_id = %s",
+        "update public.entries set title = 'mine now' where user_id = %s",
+        "delete from public.entries where user_id = %s",
+    ],
+)
 def test_user_b_cannot_write_user_a_rows_directly(db, people, as_bob, statement):
     before = snapshot(db)
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -68,14 +72,17 @@ def test_user_b_cannot_write_user_a_rows_directly(db, people, as_bob, statement)
     assert snapshot(db) == before
 
 
-@pytest.mark.parametrize("statement", [
-    "update public.orders set status = 'cancelled' where user_id = %s",
-    "delete from public.orders where user_id = %s",
-    "update public.entries set title = 'mine now' where user_id = %s",
-    "delete from public.entries where user_id = %s",
-    "update public.users set role = 'admin' where id = %s",
-    "delete from public.users where id = %s",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "update public.orders set status = 'cancelled' where user_id = %s",
+        "delete from public.orders where user_id = %s",
+        "update public.entries set title = 'mine now' where user_id = %s",
+        "delete from public.entries where user_id = %s",
+        "update public.users set role = 'admin' where id = %s",
+        "delete from public.users where id = %s",
+    ],
+)
 def test_code_running_as_the_owner_with_b_as_caller_touches_none_of_a_rows(db, people, statement):
     """What every security definer api function is held to: FORCEd row-level security."""
     before = snapshot(db)
@@ -118,7 +125,9 @@ def test_user_b_gets_nothing_of_user_a_through_any_api_function(db, people, as_b
     """).fetchall()
     alice_ids = db.execute(
         "select id from public.orders where user_id = %s union select id from public.entries where user_id = %s "
-        "union select %s", [people["alice"], people["alice"], people["alice"]]).fetchall()
+        "union select %s",
+        [people["alice"], people["alice"], people["alice"]],
+    ).fetchall()
     before = snapshot(db)
     called = 0
     for signature, name, required, first_arg in functions:

@@ -1,0 +1,213 @@
+"""`strongroom keys ...`: data key status, rotation, re-encryption, retirement, master key re-wrap.
+
+A DBA's console: every command connects with the administrative DSN (`strongroom db url`), switches to
+`strongroom_owner` and calls the same SQL functions the API and the tests call (sql/53_api_keys.sql).
+The master key comes from the settings (STRONGROOM_MASTER_KEY or the secrets file) and reaches the
+database only as a bound parameter of `set_config('strongroom.master_key', ..., ...)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from pydantic import SecretStr
+
+from api.database import resolve
+from api.settings import check_secret, get_settings
+
+# The DBA's connection runs as the owner: `strongroom db migrate` makes the connecting user a member of it
+# (it need not be a member of strongroom_admin, e.g. on an external server), and the owner may run
+# every key function. private.require_key_admin() accepts it because it is not the API's authenticator.
+ADMIN_ROLE = "strongroom_owner"
+NEW_MASTER_ENV = "STRONGROOM_NEW_MASTER_KEY"
+PROGRESS_EVERY_SECONDS = 0.5
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    keys = subparsers.add_parser("keys", help="manage the data keys", description=__doc__)
+    commands = keys.add_subparsers(title="keys commands", metavar="COMMAND", required=True)
+
+    def add(name: str, handler: object, help_text: str) -> argparse.ArgumentParser:
+        parser = commands.add_parser(name, help=help_text, description=help_text)
+        parser.set_defaults(handler=handler)
+        return parser
+
+    add("status", status, "per key: state, dates and the rows using it, per table")
+    add("rotate", rotate, "make a new active data key; the old one becomes decrypt-only")
+    reencrypt_parser = add(
+        "reencrypt", reencrypt, "move every row on an old key to the active key, in committed batches"
+    )
+    reencrypt_parser.add_argument(
+        "--batch-size", type=int, default=500, metavar="N", help="rows per committed batch (default 500)"
+    )
+    retire_parser = add("retire", retire, "destroy an old key's material once no row uses it")
+    retire_parser.add_argument("key_id", type=int, metavar="ID", help="the key's id (see `keys status`)")
+    add(
+        "rewrap-master",
+        rewrap_master,
+        f"re-wrap every data key under a new master key (from ${NEW_MASTER_ENV}, or asked twice)",
+    )
+
+
+def _admin_dsn() -> str:
+    return resolve(get_settings()).admin_dsn
+
+
+def _master_key() -> str:
+    settings = get_settings()
+    check_secret("STRONGROOM_MASTER_KEY", settings.master_key)
+    assert settings.master_key is not None
+    return settings.master_key.get_secret_value()
+
+
+@contextmanager
+def _admin(master: bool) -> Iterator[psycopg.Connection]:
+    """One transaction as the key admin, with the master key set for it when needed."""
+    with psycopg.connect(_admin_dsn()) as conn, conn.transaction():
+        conn.execute(f"set local role {ADMIN_ROLE}")
+        if master:
+            conn.execute("select set_config('strongroom.master_key', %s, true)", [_master_key()])
+        yield conn
+
+
+def status(_: argparse.Namespace) -> None:
+    with _admin(master=False) as conn:
+        rows = conn.execute(
+            "select id, key_label, state, created_at, rotated_at, retired_at,"
+            " entries_rows, orders_rows, vault_rows from api.key_status()"
+        ).fetchall()
+    header = ("id", "label", "state", "created", "rotated", "retired", "entries", "orders", "vault")
+    table = [header] + [tuple("" if v is None else str(v)[:19] for v in row) for row in rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def rotate(_: argparse.Namespace) -> None:
+    with _admin(master=True) as conn:
+        row = conn.execute("select old_key_id, new_key_id from api.rotate_key()").fetchone()
+    assert row is not None
+    old, new = row
+    print(f"key {new} is now active" + (f"; key {old} is decrypt-only" if old else ""))
+    if old:
+        print("run `strongroom keys reencrypt` to move the old key's rows, then `strongroom keys retire` it")
+
+
+def _last_key_log(conn: psycopg.Connection) -> int:
+    row = conn.execute("select coalesce(max(id), 0) from key_logs").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _moved_since(conn: psycopg.Connection, after_id: int) -> int:
+    """Rows moved by the batches logged after key_logs row after_id: cheap, unlike counting rows left."""
+    row = conn.execute(
+        "select coalesce(sum((details::jsonb ->> 'moved')::bigint), 0) from key_logs"
+        " where id > %s and action in ('reencrypt_batch', 'reencrypt_sweep')",
+        [after_id],
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _rows_left(conn: psycopg.Connection) -> int:
+    row = conn.execute("select coalesce(sum(total_rows), 0) from api.key_status() where state <> 'active'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _bar(done: int, total: int, left: int, rate: float) -> str:
+    width = 30
+    filled = width if total == 0 else min(width, width * done // total)
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} moved, {left} left, {rate:.0f} rows/s"
+
+
+def reencrypt(args: argparse.Namespace) -> int:
+    """CALL api.reencrypt on a connection of its own; show progress from another; Ctrl-C cancels cleanly.
+
+    The procedure COMMITs per batch, so it runs outside a transaction block and the master key is set at
+    session level on its connection, which is used for nothing else and closed at the end.
+    """
+    if not 1 <= args.batch_size <= 100_000:
+        raise ValueError("--batch-size must be between 1 and 100000")
+    master = _master_key()
+    dsn = _admin_dsn()
+    worker = psycopg.connect(dsn, autocommit=True)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            worker.execute(f"set role {ADMIN_ROLE}")
+            worker.execute("select set_config('strongroom.master_key', %s, false)", [master])
+            worker.execute("call api.reencrypt(%s)", [args.batch_size])
+        except BaseException as error:  # reported by the main thread
+            failure.append(error)
+
+    with psycopg.connect(dsn, autocommit=True) as watcher:
+        watcher.execute(f"set role {ADMIN_ROLE}")
+        total = _rows_left(watcher)  # counted once; the bar then follows the batches' key_logs rows
+        first_log = _last_key_log(watcher)
+        started = time.monotonic()
+        thread = threading.Thread(target=run, name="reencrypt", daemon=True)
+        thread.start()
+        try:
+            while thread.is_alive():
+                thread.join(PROGRESS_EVERY_SECONDS)
+                done = min(total, _moved_since(watcher, first_log))
+                left = total - done
+                rate = done / max(time.monotonic() - started, 1e-6)
+                print("\r" + _bar(done, total, left, rate), end="", file=sys.stderr, flush=True)
+        except KeyboardInterrupt:
+            # Cancel the running batch: it rolls back; the batches before it stay committed.
+            worker.cancel_safe()
+            thread.join()
+            left = _rows_left(watcher)
+            print(
+                f"\ninterrupted: {left} rows are still on old keys; every committed batch is kept and each "
+                "row is on exactly one key. Run `strongroom keys reencrypt` again to finish.",
+                file=sys.stderr,
+            )
+            return 130
+        finally:
+            worker.close()
+        print(file=sys.stderr)
+        if failure:
+            raise failure[0]
+        left = _rows_left(watcher)
+    print(f"re-encryption done: {total - left} rows moved, {left} left on old keys")
+    return 0
+
+
+def retire(args: argparse.Namespace) -> None:
+    with _admin(master=False) as conn:
+        conn.execute("select * from api.retire_key(%s)", [args.key_id])
+    print(f"key {args.key_id} is retired: its material is destroyed")
+
+
+def _new_master_key() -> str:
+    value = os.environ.get(NEW_MASTER_ENV)
+    if not value:
+        if not sys.stdin.isatty():
+            raise ValueError(f"set {NEW_MASTER_ENV} to the new master key (base64, at least 32 bytes)")
+        value = getpass.getpass("new master key (base64): ")
+        if getpass.getpass("again: ") != value:
+            raise ValueError("the two entries differ; nothing was changed")
+    check_secret(NEW_MASTER_ENV, SecretStr(value))
+    return value
+
+
+def rewrap_master(_: argparse.Namespace) -> None:
+    new = _new_master_key()
+    with _admin(master=True) as conn:
+        conn.execute("select set_config('strongroom.new_master_key', %s, true)", [new])
+        row = conn.execute("select rewrapped from api.rewrap_master()").fetchone()
+    count = row[0] if row else 0
+    print(
+        f"{count} data keys are now wrapped by the new master key. Put it in STRONGROOM_MASTER_KEY "
+        "(or the secrets file) now and restart the API: the old master key no longer works."
+    )

@@ -1,0 +1,436 @@
+-- Data keys, field encryption and the key lifecycle.
+--
+-- Envelope encryption. Each data key is 32 random bytes (gen_random_bytes), stored in aes_keys.key_value
+-- only wrapped by the master key. The master key is never stored: it reaches PostgreSQL as the
+-- transaction-local setting strongroom.master_key (set by the API or the CLI with a bound parameter) and
+-- is read through private.master_key().
+--
+-- Field encryption is pgp_sym_encrypt(value, data_key, 'cipher-algo=aes256, s2k-mode=1'): the data key is
+-- random, so iterated S2K would only cost time. pgcrypto's OpenPGP mode is CFB with a SHA-1 MDC, not an
+-- AEAD: an accepted deviation (docs/keys.md). To bind a ciphertext to its place, the place
+-- (table.column/owner/row id) is part of the password it is encrypted with, so a ciphertext copied into
+-- another row or column fails pgcrypto's integrity check, like an altered one, and the api functions
+-- report SRK05 instead of showing someone else's data.
+--
+-- Encryption happens in explicit functions called by the api functions, never in triggers.
+--
+-- Rotation and writers. Every writer takes the shared advisory lock (21330, 1) when it picks the active
+-- key (private.active_key_id); rotate takes it exclusively. So rotate waits for writers that picked the
+-- old key to commit, and writers that come after rotate see the new key: once rotate has committed, no
+-- new row is written on the old key. reencrypt then moves the rest in batches.
+--
+-- Key maintenance must see every user's rows even though entries, orders and vault have FORCEd row-level
+-- security: the maintenance functions set the transaction-local flag strongroom.key_maintenance to 'on'
+-- for their duration, and the policy key_maintenance (to strongroom_owner only) lets the owner see rows
+-- while it is on. The flag is trusted exactly as much as the caller claims themselves (only the API and
+-- DBAs issue SQL); every api function also filters by the caller explicitly.
+
+insert into private.error_codes (sqlstate, name, http_status, description) values
+    ('SRK02', 'wrong_master_key', 503,
+     'The master key given to the database does not match the one the data keys are wrapped with.'),
+    ('SRK03', 'no_active_key', 503,
+     'There is no active data key; `strongroom db migrate` creates the first one.'),
+    ('SRK04', 'key_retired', 410,
+     'The data was encrypted with a retired key whose material has been destroyed.'),
+    ('SRK05', 'ciphertext_unreadable', 500,
+     'A ciphertext does not decrypt in its place: it was altered, or copied from another row or column.'),
+    ('SRK06', 'weak_master_key', 422,
+     'A new master key must be at least 32 characters and differ from the current one.'),
+    ('SRK07', 'unknown_key', 404, 'No data key has this id.'),
+    ('SRC51', 'key_in_use', 409, 'A key cannot be retired while rows still use it, nor while it is active.'),
+    ('SRP51', 'bad_batch_size', 422, 'The re-encryption batch size must be between 1 and 100000.'),
+    ('SRF51', 'key_admin_only', 403, 'Only an admin (or a DBA at the console) may manage keys.')
+on conflict (sqlstate) do update
+    set name = excluded.name, http_status = excluded.http_status, description = excluded.description;
+
+
+-- ---------------------------------------------------------------------------------------------------
+-- Who may manage keys, and how key events are logged
+-- ---------------------------------------------------------------------------------------------------
+
+create or replace function private.require_key_admin() returns void
+language plpgsql stable set search_path = '' as $$
+begin
+    -- EXECUTE on the key functions is granted to strongroom_admin only (sql/90_grants.sql). Through the API
+    -- (session user = the authenticator) the caller must also be an admin by its claims; a DBA session
+    -- (the CLI, psql as owner or superuser) has no claims and is trusted as the database's administrator.
+    if session_user::text = 'strongroom_authenticator'
+       and private.caller_role() is distinct from 'admin' then
+        raise exception 'only an admin may manage keys' using errcode = 'SRF51';
+    end if;
+end $$;
+comment on function private.require_key_admin() is
+    'Raises SRF51 unless the caller is an API admin or a DBA session. Used by every key function.';
+
+create or replace function private.log_key_event(p_key_id integer, p_action text, p_details jsonb)
+returns void
+language sql set search_path = '' as $$
+    insert into public.key_logs (key_id, action, details, actor_id, db_role, request_id)
+    values (p_key_id, p_action, p_details::text, private.caller_id(), session_user::text, private.request_id());
+$$;
+comment on function private.log_key_event(integer, text, jsonb) is
+    'Writes one key_logs row with the actor from the request context. Never pass key material.';
+
+
+-- ---------------------------------------------------------------------------------------------------
+-- Wrapping and unwrapping data keys
+-- ---------------------------------------------------------------------------------------------------
+
+create or replace function private.master_check(p_key_id integer, p_master text) returns bytea
+language sql immutable strict set search_path = '' as $$
+    select public.hmac(pg_catalog.convert_to('strongroom master check ' || p_key_id, 'UTF8'),
+                       pg_catalog.convert_to(p_master, 'UTF8'), 'sha256');
+$$;
+comment on function private.master_check(integer, text) is
+    'The check value stored in aes_keys.master_check: proves a master key right or wrong without unwrapping.';
+
+create or replace function private.wrap_key(p_data_key bytea, p_master text) returns text
+language sql volatile strict set search_path = '' as $$
+    select public.armor(public.pgp_sym_encrypt_bytea(p_data_key, p_master, 'cipher-algo=aes256'));
+$$;
+comment on function private.wrap_key(bytea, text) is 'Wraps a data key with the master key (armored OpenPGP).';
+
+create or replace function private.unwrap_key(p_key_id integer, p_master text) returns bytea
+language plpgsql stable set search_path = '' as $$
+declare
+    k public.aes_keys;
+begin
+    select * into k from public.aes_keys where id = p_key_id;
+    if not found then
+        raise exception 'data key % does not exist', p_key_id using errcode = 'SRK07';
+    end if;
+    if k.state = 'retired' then
+        raise exception 'data key % is retired: the data encrypted with it is gone', p_key_id
+            using errcode = 'SRK04';
+    end if;
+    if k.master_check is distinct from private.master_check(p_key_id, p_master) then
+        raise exception 'wrong master key: it does not unwrap data key %', p_key_id
+            using errcode = 'SRK02',
+                  hint = 'Check STRONGROOM_MASTER_KEY; nothing was changed.';
+    end if;
+    return public.pgp_sym_decrypt_bytea(public.dearmor(k.key_value), p_master);
+end $$;
+comment on function private.unwrap_key(integer, text) is
+    'Unwraps one data key after checking the master key against the key''s check value (SRK02 if wrong).';
+
+create or replace function private.load_data_key(p_key_id integer) returns text
+language plpgsql volatile set search_path = '' as $$
+declare
+    v_key text := pg_catalog.encode(private.unwrap_key(p_key_id, private.master_key()), 'hex');
+begin
+    -- Unwrapping costs as much as a field decrypt, so the unwrapped key is kept for the rest of the
+    -- transaction in a transaction-local setting (gone at COMMIT or ROLLBACK, like the master key it
+    -- was derived from and which the same transaction already holds).
+    perform pg_catalog.set_config('strongroom.dk_' || p_key_id, v_key, true);
+    return v_key;
+end $$;
+comment on function private.load_data_key(integer) is
+    'Unwraps data key p_key_id with the master key and keeps it (hex) for the rest of the transaction.';
+
+-- The hot path: data_key, encrypt and decrypt run once per encrypted field. They are plain SQL
+-- expressions WITHOUT a SET clause on purpose, so PostgreSQL inlines them into the calling query: a SET
+-- clause forbids inlining and costs a configuration save and restore per call (measured: 2 to 5 times
+-- the cost of pgcrypto itself). This is safe because they are security invoker, executable only by
+-- the owner (from security definer functions that pin search_path), and schema-qualify every name.
+create or replace function private.data_key(p_key_id integer) returns text
+language sql volatile as $$
+    select coalesce(nullif(pg_catalog.current_setting('strongroom.dk_' || p_key_id, true), ''),
+                    private.load_data_key(p_key_id));
+$$;
+comment on function private.data_key(integer) is
+    'The unwrapped data key (hex), from the transaction''s cache or unwrapped now. Inlined: no SET clause.';
+
+
+-- ---------------------------------------------------------------------------------------------------
+-- The active key
+-- ---------------------------------------------------------------------------------------------------
+
+create or replace function private.active_key_id() returns integer
+language plpgsql volatile set search_path = '' as $$
+declare
+    v_id integer;
+begin
+    -- Shared with every other writer, exclusive for rotate: see the header of this file.
+    perform pg_catalog.pg_advisory_xact_lock_shared(21330, 1);
+    select id into v_id from public.aes_keys where state = 'active';
+    if v_id is null then
+        raise exception 'there is no active data key' using errcode = 'SRK03',
+            hint = 'Run `strongroom db migrate`, which creates the first key.';
+    end if;
+    return v_id;
+end $$;
+comment on function private.active_key_id() is
+    'The active data key for a new write. Holds the rotation lock (shared) until the transaction ends.';
+
+create or replace function private.create_key(p_master text) returns integer
+language plpgsql volatile set search_path = '' as $$
+declare
+    v_id integer := pg_catalog.nextval('public.aes_keys_id_seq');
+begin
+    insert into public.aes_keys (id, key_label, key_value, is_active, state, master_check)
+    values (v_id,
+            'dk-' || pg_catalog.to_char(pg_catalog.clock_timestamp() at time zone 'UTC',
+                                        'YYYYMMDD"T"HH24MISS"Z"') || '-' || v_id,
+            private.wrap_key(public.gen_random_bytes(32), p_master),
+            true, 'active', private.master_check(v_id, p_master));
+    perform private.log_key_event(v_id, 'created', '{}'::jsonb);
+    return v_id;
+end $$;
+comment on function private.create_key(text) is 'Makes a new active data key wrapped by p_master. Callers hold the rotation lock.';
+
+
+-- ---------------------------------------------------------------------------------------------------
+-- Field encryption
+-- ---------------------------------------------------------------------------------------------------
+
+create or replace function private.place(p_table text, p_column text, p_owner integer, p_row integer)
+returns text
+language sql immutable as $$
+    select p_table || '.' || p_column || '/' || coalesce(p_owner::text, '-') || '/' || p_row::text;
+$$;
+comment on function private.place(text, text, integer, integer) is
+    'Where a ciphertext belongs (table.column/owner/row id): part of its key. Inlined: no SET clause.';
+
+create or replace function private.encrypt(p_value text, p_key_id integer, p_place text) returns bytea
+language sql volatile as $$
+    -- The place is part of the password: pgp_sym_encrypt derives the session key from the salt and
+    -- the password (s2k-mode=1), so each place gets its own key and a ciphertext decrypts nowhere else.
+    select public.pgp_sym_encrypt(p_value, private.data_key(p_key_id) || '/' || p_place,
+                                  'cipher-algo=aes256, s2k-mode=1');
+$$;
+comment on function private.encrypt(text, integer, text) is
+    'Encrypts p_value with data key p_key_id, bound to p_place. Null stays null. Inlined: no SET clause.';
+
+create or replace function private.decrypt(p_cipher bytea, p_key_id integer, p_place text) returns text
+language sql volatile as $$
+    -- An altered ciphertext, or one copied from another place, fails pgcrypto's integrity check with
+    -- SQLSTATE 39000 ("Wrong key or corrupt data"); the api functions turn that into SRK05 once per
+    -- call (private.raise_unreadable), not once per row, which would cost a subtransaction per field.
+    select public.pgp_sym_decrypt(p_cipher, private.data_key(p_key_id) || '/' || p_place);
+$$;
+comment on function private.decrypt(bytea, integer, text) is
+    'Decrypts a ciphertext written by private.encrypt for p_place; fails (39000) if altered or misplaced. '
+    'Inlined: no SET clause.';
+
+create or replace function private.raise_unreadable(p_what text) returns void
+language plpgsql volatile set search_path = '' as $$
+begin
+    raise exception '% does not decrypt: a ciphertext was altered or copied from another row or column', p_what
+        using errcode = 'SRK05',
+              hint = 'Restore the row from a backup; the data must not be trusted as it is.';
+end $$;
+comment on function private.raise_unreadable(text) is
+    'Raises SRK05. Called by the api functions when pgcrypto refuses a ciphertext (SQLSTATE 39000).';
+
+
+create or replace function private.blind_index(p_value text, p_key_id integer, p_owner integer) returns bytea
+language sql volatile set search_path = '' as $$
+    -- HMAC-SHA256 of the owner and the normalised value (trimmed, NFKC, lower case) under a subkey of
+    -- the data key, so the index key is never the encryption key and equal values of two owners differ.
+    -- Re-encryption recomputes it under the new key.
+    select public.hmac(
+        pg_catalog.convert_to(p_owner::text || '/' || pg_catalog.lower(normalize(pg_catalog.btrim(p_value), nfkc)), 'UTF8'),
+        public.hmac(pg_catalog.convert_to('strongroom blind index', 'UTF8'),
+                    pg_catalog.decode(private.data_key(p_key_id), 'hex'), 'sha256'),
+        'sha256')
+     where p_value is not null;
+$$;
+comment on function private.blind_index(text, integer, integer) is
+    'Blind index for exact, case-insensitive look-up of an encrypted value (the vault''s site).';
+
+
+-- ---------------------------------------------------------------------------------------------------
+-- Key maintenance: see every row while it runs
+-- ---------------------------------------------------------------------------------------------------
+
+create or replace function private.key_maintenance() returns boolean
+language sql stable as $$
+    -- Evaluated by the key_maintenance policies for every row a maintenance query touches, so it is
+    -- inlined like the encryption path (no SET clause; the one name it uses is schema-qualified).
+    select coalesce(pg_catalog.current_setting('strongroom.key_maintenance', true), '') = 'on';
+$$;
+comment on function private.key_maintenance() is
+    'True while a key maintenance function runs: the key_maintenance policies then let the owner see all '
+    'rows. Inlined into the policies: no SET clause.';
+
+create or replace function private.set_key_maintenance(p_on boolean) returns void
+language sql volatile set search_path = '' as $$
+    select pg_catalog.set_config('strongroom.key_maintenance', case when p_on then 'on' else 'off' end, true);
+$$;
+comment on function private.set_key_maintenance(boolean) is 'Turns the key maintenance flag on or off for this transaction.';
+
+-- The caller's own rows: the accounts area's policies on entries and orders (sql/20_auth.sql) apply to
+-- every role, the owner included, and ours on vault (sql/52_api_vault.sql). Key maintenance needs more:
+drop policy if exists key_maintenance on public.entries;
+create policy key_maintenance on public.entries as permissive for all to strongroom_owner
+    using (private.key_maintenance()) with check (private.key_maintenance());
+drop policy if exists key_maintenance on public.orders;
+create policy key_maintenance on public.orders as permissive for all to strongroom_owner
+    using (private.key_maintenance()) with check (private.key_maintenance());
+drop policy if exists key_maintenance on public.vault;
+create policy key_maintenance on public.vault as permissive for all to strongroom_owner
+    using (private.key_maintenance()) with check (private.key_maintenance());
+
+-- The encrypted tables and their key columns appear in three functions: key_usage and rows_on_old_keys
+-- below, and reencrypt_rows. A new encrypted table is added to all three (and to the policies above).
+create or replace function private.key_usage() returns table (key_id integer, table_name text, rows_using bigint)
+language plpgsql volatile set search_path = '' as $$
+begin
+    perform private.set_key_maintenance(true);
+    return query
+        select e.content_key_id, 'entries'::text, pg_catalog.count(*)
+          from public.entries e where e.content_key_id is not null group by e.content_key_id
+        union all
+        select o.description_key_id, 'orders'::text, pg_catalog.count(*)
+          from public.orders o where o.description_key_id is not null group by o.description_key_id
+        union all
+        select v.key_id, 'vault'::text, pg_catalog.count(*)
+          from public.vault v group by v.key_id;
+    perform private.set_key_maintenance(false);
+end $$;
+comment on function private.key_usage() is 'Rows per key and table, across all users (key maintenance).';
+
+create or replace function private.rows_on_old_keys(p_active integer) returns bigint
+language plpgsql volatile set search_path = '' as $$
+declare
+    v_n bigint;
+begin
+    perform private.set_key_maintenance(true);
+    -- Two ranges rather than <> so that the key_id indexes are used.
+    select (select pg_catalog.count(*) from public.entries
+             where content_key_id < p_active or content_key_id > p_active)
+         + (select pg_catalog.count(*) from public.orders
+             where description_key_id < p_active or description_key_id > p_active)
+         + (select pg_catalog.count(*) from public.vault
+             where key_id < p_active or key_id > p_active)
+      into v_n;
+    perform private.set_key_maintenance(false);
+    return v_n;
+end $$;
+comment on function private.rows_on_old_keys(integer) is
+    'Rows whose ciphertext is on a key other than p_active: re-encryption progress, not a counter.';
+
+
+-- ---------------------------------------------------------------------------------------------------
+-- First key, and notes written before content was encrypted
+-- ---------------------------------------------------------------------------------------------------
+
+create or replace function private.ensure_active_key() returns integer
+language plpgsql volatile set search_path = '' as $$
+declare
+    v_id integer;
+    v_legacy bigint;
+begin
+    perform pg_catalog.pg_advisory_xact_lock(21330, 1);
+    select id into v_id from public.aes_keys where state = 'active';
+    if v_id is null then
+        v_id := private.create_key(private.master_key());
+    end if;
+
+    -- Notes from before content was encrypted (migration 20261126_22): encrypt them, then prove the
+    -- "content is never plaintext" constraint over the whole table.
+    perform private.set_key_maintenance(true);
+    update public.entries e
+       set content_enc = private.encrypt(e.content, v_id, private.place('entries', 'content', e.user_id, e.id)),
+           content_key_id = v_id,
+           content = null
+     where e.content is not null;
+    get diagnostics v_legacy = row_count;
+    perform private.set_key_maintenance(false);
+    if v_legacy > 0 then
+        perform private.log_key_event(v_id, 'encrypted_legacy_entries', pg_catalog.jsonb_build_object('rows', v_legacy));
+    end if;
+    if exists (select from pg_catalog.pg_constraint
+                where conname = 'entries_content_never_plaintext' and not convalidated) then
+        alter table public.entries validate constraint entries_content_never_plaintext;
+    end if;
+    return v_id;
+end $$;
+comment on function private.ensure_active_key() is
+    'Run by `strongroom db migrate` after the sql/ files, with the master key set: creates the first data '
+    'key when none is active, and encrypts notes left in clear by older versions. Idempotent.';
+
+
+-- ---------------------------------------------------------------------------------------------------
+-- Re-encryption
+-- ---------------------------------------------------------------------------------------------------
+
+create or replace function private.reencrypt_rows(p_active integer, p_limit integer, p_skip_locked boolean)
+returns integer
+language plpgsql volatile set search_path = '' as $$
+declare
+    v_lock text := case when p_skip_locked then 'for update skip locked' else 'for update' end;
+    v_left integer := p_limit;
+    v_n integer;
+begin
+    -- One statement per encrypted table: lock up to what is left of the batch among the rows on an old
+    -- key (in id order; skipping rows a writer holds, except in the final sweep, which waits for them),
+    -- then re-encrypt them with the active key. Places (table, column, owner, row id) do not change.
+    -- A row a writer changed meanwhile is re-read by the UPDATE (READ COMMITTED), so no write is lost.
+    execute pg_catalog.format($q$
+        with batch as (
+            select id from public.entries
+             where content_key_id < $1 or content_key_id > $1
+             order by id limit $2 %s)
+        update public.entries e
+           set content_enc = private.encrypt(
+                   private.decrypt(e.content_enc, e.content_key_id,
+                                   private.place('entries', 'content', e.user_id, e.id)),
+                   $1, private.place('entries', 'content', e.user_id, e.id)),
+               content_key_id = $1
+          from batch where e.id = batch.id$q$, v_lock)
+        using p_active, v_left;
+    get diagnostics v_n = row_count;
+    v_left := v_left - v_n;
+
+    if v_left > 0 then
+        execute pg_catalog.format($q$
+            with batch as (
+                select id from public.orders
+                 where description_key_id < $1 or description_key_id > $1
+                 order by id limit $2 %s)
+            update public.orders o
+               set description_enc = private.encrypt(
+                       private.decrypt(o.description_enc, o.description_key_id,
+                                       private.place('orders', 'description', null, o.id)),
+                       $1, private.place('orders', 'description', null, o.id)),
+                   description_key_id = $1
+              from batch where o.id = batch.id$q$, v_lock)
+            using p_active, v_left;
+        get diagnostics v_n = row_count;
+        v_left := v_left - v_n;
+    end if;
+
+    if v_left > 0 then
+        execute pg_catalog.format($q$
+            with batch as (
+                select id from public.vault
+                 where key_id < $1 or key_id > $1
+                 order by id limit $2 %s)
+            update public.vault v
+               set site_index = private.blind_index(
+                       private.decrypt(v.site_enc, v.key_id, private.place('vault', 'site', v.user_id, v.id)),
+                       $1, v.user_id),
+                   site_enc = private.encrypt(
+                       private.decrypt(v.site_enc, v.key_id, private.place('vault', 'site', v.user_id, v.id)),
+                       $1, private.place('vault', 'site', v.user_id, v.id)),
+                   login_enc = private.encrypt(
+                       private.decrypt(v.login_enc, v.key_id, private.place('vault', 'login', v.user_id, v.id)),
+                       $1, private.place('vault', 'login', v.user_id, v.id)),
+                   secret_enc = private.encrypt(
+                       private.decrypt(v.secret_enc, v.key_id, private.place('vault', 'secret', v.user_id, v.id)),
+                       $1, private.place('vault', 'secret', v.user_id, v.id)),
+                   notes_enc = private.encrypt(
+                       private.decrypt(v.notes_enc, v.key_id, private.place('vault', 'notes', v.user_id, v.id)),
+                       $1, private.place('vault', 'notes', v.user_id, v.id)),
+                   key_id = $1
+              from batch where v.id = batch.id$q$, v_lock)
+            using p_active, v_left;
+        get diagnostics v_n = row_count;
+        v_left := v_left - v_n;
+    end if;
+
+    return p_limit - v_left;
+end $$;
+comment on function private.reencrypt_rows(integer, integer, boolean) is
+    'Moves up to p_limit rows from old keys to p_active; with p_skip_locked false it waits for writers (the sweep).';

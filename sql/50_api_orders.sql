@@ -1,0 +1,224 @@
+-- Orders: a description, a status, and the "sensitive" flag (the seed's encryption toggle). A sensitive
+-- order's description is stored only encrypted (description_enc, bound to the order's row); the seed's
+-- description column then holds ''.
+--
+-- Status transitions: pending -> processing -> shipped; pending or processing -> cancelled. The rule is
+-- one function (private.order_transition_refusal) used by a trigger, so it holds for every UPDATE, from
+-- the API or from psql. Orders are cancelled, never deleted (no delete function, no DELETE grant).
+-- Who may move an order: an admin any allowed step; a user only cancels their own orders.
+-- A user sees their own orders; an admin sees all. Another user's order is "not found" (SRN51).
+
+insert into private.error_codes (sqlstate, name, http_status, description) values
+    ('SRP50', 'bad_input', 422, 'A value is missing, too long or out of range.'),
+    ('SRN51', 'order_not_found', 404, 'No order with this id is visible to the caller.'),
+    ('SRC50', 'bad_status_transition', 409, 'The order''s status cannot change that way; the message says why.'),
+    ('SRF52', 'order_status_admin_only', 403, 'Only an admin may move an order to processing or shipped.')
+on conflict (sqlstate) do update
+    set name = excluded.name, http_status = excluded.http_status, description = excluded.description;
+
+-- Helpers shared by the api files 50-53 (orders, entries, vault, keys).
+
+create or replace function private.caller_id_or_raise() returns integer
+language plpgsql stable set search_path = '' as $$
+declare
+    v_id integer := private.caller_id();
+begin
+    if v_id is null then
+        raise exception 'no caller: call api.begin_request first' using errcode = 'SRA01';
+    end if;
+    return v_id;
+end $$;
+comment on function private.caller_id_or_raise() is 'The caller''s user id, or SRA01 outside a request.';
+
+create or replace function private.check_field_text(p_name text, p_value text, p_max integer, p_required boolean)
+returns void
+language plpgsql immutable set search_path = '' as $$
+begin
+    if p_required and (p_value is null or pg_catalog.btrim(p_value) = '') then
+        raise exception '% is required', p_name using errcode = 'SRP50';
+    end if;
+    if pg_catalog.length(p_value) > p_max then
+        raise exception '% is too long: at most % characters', p_name, p_max using errcode = 'SRP50';
+    end if;
+end $$;
+comment on function private.check_field_text(text, text, integer, boolean) is
+    'Input policy for text arguments: required and length, with a message naming the field (SRP50).';
+
+
+-- Orders.
+
+create or replace function private.order_transition_refusal(p_from text, p_to text) returns text
+language sql immutable set search_path = '' as $$
+    select case
+        when p_to not in ('pending', 'processing', 'shipped', 'cancelled')
+            then pg_catalog.format('%L is not an order status (pending, processing, shipped, cancelled)', p_to)
+        when p_from = p_to
+            then pg_catalog.format('the order is already %s', p_from)
+        when (p_from, p_to) in (('pending', 'processing'), ('processing', 'shipped'),
+                                ('pending', 'cancelled'), ('processing', 'cancelled'))
+            then null
+        when p_from in ('shipped', 'cancelled')
+            then pg_catalog.format('the order is %s, a final status: it cannot become %s', p_from, p_to)
+        when p_to = 'pending'
+            then pg_catalog.format('the order is %s: it cannot go back to pending', p_from)
+        else pg_catalog.format('a %s order cannot become %s; it must be processing first', p_from, p_to)
+    end;
+$$;
+comment on function private.order_transition_refusal(text, text) is
+    'Null when an order may go from p_from to p_to, else the reason it may not. The one home of the rule.';
+
+create or replace function private.tg_orders__check_status() returns trigger
+language plpgsql set search_path = '' as $$
+declare
+    v_reason text := private.order_transition_refusal(old.status, new.status);
+begin
+    if v_reason is not null then
+        raise exception 'order %: %', old.id, v_reason using errcode = 'SRC50',
+            hint = 'Allowed: pending -> processing -> shipped; pending or processing -> cancelled.';
+    end if;
+    new.updated_at := pg_catalog.now();
+    return new;
+end $$;
+comment on function private.tg_orders__check_status() is 'Refuses a status change that is not an allowed transition (SRC50).';
+
+drop trigger if exists _100_orders_check_status on public.orders;
+create trigger _100_orders_check_status
+    before update of status on public.orders
+    for each row
+    execute function private.tg_orders__check_status();
+
+-- Helpers take and return scalars, never an orders row, so that no function depends on the table's type
+-- (a migration rollback can then drop the table).
+create or replace function private.order_description(p_id integer, p_sensitive boolean, p_description text,
+                                                      p_enc bytea, p_key_id integer)
+returns text
+language sql volatile set search_path = '' as $$
+    select case when p_sensitive
+                then private.decrypt(p_enc, p_key_id, private.place('orders', 'description', null, p_id))
+                else p_description end;
+$$;
+comment on function private.order_description(integer, boolean, text, bytea, integer) is
+    'An order''s description as the api returns it: decrypted when the order is sensitive.';
+
+create or replace function private.order_out(p_id integer)
+returns table (id integer, user_id integer, description text, sensitive boolean, status text,
+               created_at timestamp, updated_at timestamp)
+language sql volatile set search_path = '' as $$
+    select o.id, o.user_id,
+           private.order_description(o.id, o.sensitive, o.description, o.description_enc, o.description_key_id),
+           o.sensitive, o.status::text, o.created_at, o.updated_at
+      from public.orders o where o.id = p_id;
+$$;
+comment on function private.order_out(integer) is 'One order as the api returns it. Visibility is checked by the caller.';
+
+create or replace function private.visible_order(p_id integer) returns integer
+language plpgsql volatile set search_path = '' as $$
+declare
+    v_user integer := private.caller_id_or_raise();
+begin
+    perform from public.orders x
+     where x.id = p_id and (x.user_id = v_user or private.caller_role() = 'admin');
+    if not found then
+        raise exception 'order % not found', p_id using errcode = 'SRN51';
+    end if;
+    return p_id;
+end $$;
+comment on function private.visible_order(integer) is 'p_id if the caller owns the order or is an admin, else SRN51.';
+
+drop function if exists api.create_order(text, boolean);
+create function api.create_order(p_description text, p_sensitive boolean default false)
+returns table (id integer, user_id integer, description text, sensitive boolean, status text,
+               created_at timestamp, updated_at timestamp)
+language plpgsql volatile security definer set search_path = '' as $$
+-- security definer: encrypting needs the wrapped keys in aes_keys.
+declare
+    v_user integer := private.caller_id_or_raise();
+    v_id integer := pg_catalog.nextval('public.orders_id_seq');
+    v_key integer;
+begin
+    perform private.check_field_text('description', p_description, 10000, true);
+    if p_sensitive then
+        v_key := private.active_key_id();
+    end if;
+    insert into public.orders (id, user_id, description, sensitive, description_enc, description_key_id)
+    values (v_id, v_user,
+            case when p_sensitive then '' else p_description end,
+            coalesce(p_sensitive, false),
+            case when p_sensitive
+                 then private.encrypt(p_description, v_key, private.place('orders', 'description', null, v_id)) end,
+            v_key);
+    return query select * from private.order_out(v_id);
+end $$;
+comment on function api.create_order(text, boolean) is
+    'Creates a pending order for the caller. Sensitive: the description (1-10000 characters) is stored only encrypted.';
+
+drop function if exists api.list_orders(text, integer, integer);
+create function api.list_orders(p_status text default null, p_before_id integer default null,
+                                p_limit integer default 50)
+returns table (id integer, user_id integer, description text, sensitive boolean, status text,
+               created_at timestamp, updated_at timestamp)
+language plpgsql volatile security definer set search_path = '' as $$
+-- security definer: decrypting sensitive descriptions needs the wrapped keys in aes_keys.
+declare
+    v_user integer := private.caller_id_or_raise();
+    v_admin boolean := private.caller_role() = 'admin';
+begin
+    if p_limit is null or p_limit < 1 or p_limit > 500 then
+        raise exception 'limit must be between 1 and 500' using errcode = 'SRP50';
+    end if;
+    if p_status is not null and p_status not in ('pending', 'processing', 'shipped', 'cancelled') then
+        raise exception '% is not an order status (pending, processing, shipped, cancelled)', p_status
+            using errcode = 'SRP50';
+    end if;
+    -- Keyset pagination, newest first: pass the last id seen as p_before_id.
+    return query
+        select o.id, o.user_id,
+               private.order_description(o.id, o.sensitive, o.description, o.description_enc, o.description_key_id),
+               o.sensitive, o.status::text, o.created_at, o.updated_at
+          from public.orders o
+         where (v_admin or o.user_id = v_user)
+           and (p_status is null or o.status = p_status)
+           and (p_before_id is null or o.id < p_before_id)
+         order by o.id desc
+         limit p_limit;
+exception when external_routine_invocation_exception then
+    perform private.raise_unreadable('an order in this list');
+end $$;
+comment on function api.list_orders(text, integer, integer) is
+    'The caller''s orders (an admin: all), newest first, optionally one status; keyset pagination by p_before_id.';
+
+drop function if exists api.get_order(integer);
+create function api.get_order(p_id integer)
+returns table (id integer, user_id integer, description text, sensitive boolean, status text,
+               created_at timestamp, updated_at timestamp)
+language plpgsql volatile security definer set search_path = '' as $$
+-- security definer: decrypting needs the wrapped keys in aes_keys.
+begin
+    return query select * from private.order_out(private.visible_order(p_id));
+exception when external_routine_invocation_exception then
+    perform private.raise_unreadable(pg_catalog.format('order %s', p_id));
+end $$;
+comment on function api.get_order(integer) is 'One order (own, or any for an admin), decrypted. SRN51 otherwise.';
+
+drop function if exists api.set_order_status(integer, text);
+create function api.set_order_status(p_id integer, p_status text)
+returns table (id integer, user_id integer, description text, sensitive boolean, status text,
+               created_at timestamp, updated_at timestamp)
+language plpgsql volatile security definer set search_path = '' as $$
+-- security definer: the caller roles have no direct UPDATE on orders.
+declare
+    v_id integer := private.visible_order(p_id);
+begin
+    if private.caller_role() is distinct from 'admin' and p_status is distinct from 'cancelled' then
+        raise exception 'only an admin may move an order to %', p_status using errcode = 'SRF52',
+            hint = 'A user may cancel their own pending or processing order.';
+    end if;
+    -- The trigger _100_orders_check_status refuses a transition that is not allowed, with the reason.
+    update public.orders x set status = p_status where x.id = v_id;
+    return query select * from private.order_out(v_id);
+exception when external_routine_invocation_exception then
+    perform private.raise_unreadable(pg_catalog.format('order %s', p_id));
+end $$;
+comment on function api.set_order_status(integer, text) is
+    'Moves an order along pending -> processing -> shipped, or cancels it; SRC50 with the reason otherwise. '
+    'Admins make any allowed move; a user may only cancel their own order.';

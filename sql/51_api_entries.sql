@@ -1,0 +1,128 @@
+-- Secure notes (the seed's entries): the title in clear, the content always encrypted.
+--
+-- Every function here is security definer (the caller roles cannot read aes_keys or the tables
+-- directly), reads the caller from the request context, filters by it explicitly, and is still guarded
+-- by the FORCEd row-level security on entries. Another user's note is "not found" (SRN50), never
+-- "forbidden". The seed's content column is always NULL (migration 20261126_22).
+
+insert into private.error_codes (sqlstate, name, http_status, description) values
+    ('SRN50', 'entry_not_found', 404, 'No note with this id belongs to the caller.')
+on conflict (sqlstate) do update
+    set name = excluded.name, http_status = excluded.http_status, description = excluded.description;
+
+drop function if exists api.create_entry(text, text);
+create function api.create_entry(p_title text, p_content text)
+returns table (id integer, title text, content text, created_at timestamp, updated_at timestamp)
+language plpgsql volatile security definer set search_path = '' as $$
+-- security definer: encrypting needs the wrapped keys in aes_keys.
+declare
+    v_user integer := private.caller_id_or_raise();
+    v_id integer := pg_catalog.nextval('public.entries_id_seq');
+    v_key integer;
+begin
+    perform private.check_field_text('title', p_title, 255, true);
+    perform private.check_field_text('content', p_content, 4194304, false);
+    v_key := private.active_key_id();
+    insert into public.entries (id, user_id, title, content_enc, content_key_id)
+    values (v_id, v_user, p_title,
+            private.encrypt(coalesce(p_content, ''), v_key,
+                            private.place('entries', 'content', v_user, v_id)),
+            v_key);
+    return query
+        select e.id, e.title::text, coalesce(p_content, ''), e.created_at, e.updated_at
+          from public.entries e where e.id = v_id;
+end $$;
+comment on function api.create_entry(text, text) is
+    'Creates a note for the caller: title (1-255 characters) in clear, content (up to 4 MiB) encrypted.';
+
+drop function if exists api.list_entries(integer, integer);
+create function api.list_entries(p_before_id integer default null, p_limit integer default 50)
+returns table (id integer, title text, created_at timestamp, updated_at timestamp)
+language plpgsql stable security definer set search_path = '' as $$
+-- security definer: the caller roles have no direct access to entries.
+declare
+    v_user integer := private.caller_id_or_raise();
+begin
+    if p_limit is null or p_limit < 1 or p_limit > 500 then
+        raise exception 'limit must be between 1 and 500' using errcode = 'SRP50';
+    end if;
+    -- Keyset pagination: newest first (ids grow with creation); pass the last id seen as p_before_id.
+    return query
+        select e.id, e.title::text, e.created_at, e.updated_at
+          from public.entries e
+         where e.user_id = v_user and (p_before_id is null or e.id < p_before_id)
+         order by e.id desc
+         limit p_limit;
+end $$;
+comment on function api.list_entries(integer, integer) is
+    'The caller''s note titles, newest first; keyset pagination with p_before_id = the last id seen. Decrypts nothing.';
+
+drop function if exists api.get_entry(integer);
+create function api.get_entry(p_id integer)
+returns table (id integer, title text, content text, created_at timestamp, updated_at timestamp)
+language plpgsql stable security definer set search_path = '' as $$
+-- security definer: decrypting needs the wrapped keys in aes_keys.
+declare
+    v_user integer := private.caller_id_or_raise();
+    e public.entries;
+begin
+    select * into e from public.entries x where x.id = p_id and x.user_id = v_user;
+    if not found then
+        raise exception 'note % not found', p_id using errcode = 'SRN50';
+    end if;
+    return query select e.id, e.title::text,
+        private.decrypt(e.content_enc, e.content_key_id, private.place('entries', 'content', e.user_id, e.id)),
+        e.created_at, e.updated_at;
+exception when external_routine_invocation_exception then
+    perform private.raise_unreadable(pg_catalog.format('note %s', p_id));
+end $$;
+comment on function api.get_entry(integer) is 'One of the caller''s notes, decrypted. SRN50 if it is not theirs or does not exist.';
+
+drop function if exists api.update_entry(integer, text, text);
+create function api.update_entry(p_id integer, p_title text default null, p_content text default null)
+returns table (id integer, title text, content text, created_at timestamp, updated_at timestamp)
+language plpgsql volatile security definer set search_path = '' as $$
+-- security definer: encrypting needs the wrapped keys in aes_keys.
+declare
+    v_user integer := private.caller_id_or_raise();
+    v_key integer;
+begin
+    perform private.check_field_text('title', p_title, 255, false);
+    perform private.check_field_text('content', p_content, 4194304, false);
+    if p_title is not null and pg_catalog.btrim(p_title) = '' then
+        raise exception 'title is required' using errcode = 'SRP50';
+    end if;
+    if p_content is not null then
+        v_key := private.active_key_id();
+    end if;
+    -- A null argument keeps the stored value; new content is encrypted with the active key.
+    update public.entries e
+       set title = coalesce(p_title, e.title),
+           content_enc = case when p_content is null then e.content_enc
+                              else private.encrypt(p_content, v_key,
+                                                   private.place('entries', 'content', e.user_id, e.id)) end,
+           content_key_id = case when p_content is null then e.content_key_id else v_key end,
+           updated_at = pg_catalog.now()
+     where e.id = p_id and e.user_id = v_user;
+    if not found then
+        raise exception 'note % not found', p_id using errcode = 'SRN50';
+    end if;
+    return query select * from api.get_entry(p_id);
+end $$;
+comment on function api.update_entry(integer, text, text) is
+    'Changes a note''s title and/or content (null keeps the stored value). SRN50 if not the caller''s.';
+
+drop function if exists api.delete_entry(integer);
+create function api.delete_entry(p_id integer)
+returns void
+language plpgsql volatile security definer set search_path = '' as $$
+-- security definer: the caller roles have no direct access to entries.
+declare
+    v_user integer := private.caller_id_or_raise();
+begin
+    delete from public.entries e where e.id = p_id and e.user_id = v_user;
+    if not found then
+        raise exception 'note % not found', p_id using errcode = 'SRN50';
+    end if;
+end $$;
+comment on function api.delete_entry(integer) is 'Deletes one of the caller''s notes. SRN50 if not theirs or missing.';

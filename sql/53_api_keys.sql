@@ -1,0 +1,239 @@
+-- The admin's key functions: status, rotate, re-encrypt, retire, re-wrap under a new master key.
+--
+-- All admin-only: EXECUTE is granted to strongroom_admin only (sql/90_grants.sql) and
+-- private.require_key_admin() checks the caller's claims when the call comes through the API. Each writes
+-- key_logs (action, key, who, details; never key material). The primitives they use, and the rules of
+-- rotation against concurrent writers, are in sql/30_crypto.sql.
+
+drop function if exists api.key_status();
+create function api.key_status()
+returns table (id integer, key_label text, state text, created_at timestamp, rotated_at timestamp,
+               retired_at timestamp, entries_rows bigint, orders_rows bigint, vault_rows bigint,
+               total_rows bigint)
+language plpgsql volatile security definer set search_path = '' as $$
+-- security definer: aes_keys and the row counts across all users are not readable by the admin role.
+begin
+    perform private.require_key_admin();
+    return query
+        with usage as (select * from private.key_usage())
+        select k.id, k.key_label::text, k.state, k.created_at, k.rotated_at, k.retired_at,
+               coalesce(sum(u.rows_using) filter (where u.table_name = 'entries'), 0)::bigint,
+               coalesce(sum(u.rows_using) filter (where u.table_name = 'orders'), 0)::bigint,
+               coalesce(sum(u.rows_using) filter (where u.table_name = 'vault'), 0)::bigint,
+               coalesce(sum(u.rows_using), 0)::bigint
+          from public.aes_keys k
+          left join usage u on u.key_id = k.id
+         group by k.id
+         order by k.id;
+end $$;
+comment on function api.key_status() is
+    'Per key: state, created, rotated, retired, and the rows using it per table. Admin only; needs no master key.';
+
+drop function if exists api.rotate_key();
+create function api.rotate_key()
+returns table (old_key_id integer, new_key_id integer)
+language plpgsql volatile security definer set search_path = '' as $$
+-- security definer: writes aes_keys and key_logs, which no runtime role may touch.
+declare
+    v_master text;
+    v_old integer;
+    v_new integer;
+begin
+    perform private.require_key_admin();
+    v_master := private.master_key();
+    -- Wait for writers that picked the current key to commit; later writers will see the new one.
+    perform pg_catalog.pg_advisory_xact_lock(21330, 1);
+    select k.id into v_old from public.aes_keys k where k.state = 'active';
+    if v_old is not null then
+        -- Prove the master key before changing anything.
+        perform private.unwrap_key(v_old, v_master);
+        update public.aes_keys k
+           set state = 'decrypt_only', is_active = false, rotated_at = pg_catalog.now()
+         where k.id = v_old;
+    end if;
+    v_new := private.create_key(v_master);
+    if v_old is not null then
+        perform private.log_key_event(v_old, 'rotated',
+            pg_catalog.jsonb_build_object('new_key_id', v_new, 'rows_left', private.rows_on_old_keys(v_new)));
+    end if;
+    return query select v_old, v_new;
+end $$;
+comment on function api.rotate_key() is
+    'Makes a new active data key; the old one becomes decrypt-only (rotated_at). Old ciphertext still '
+    'decrypts. Admin only; needs the master key (SRK02 if wrong, and nothing changes).';
+
+
+drop function if exists api.reencrypt_batch(integer, boolean);
+drop function if exists api.reencrypt_batch(integer, boolean, boolean);
+create function api.reencrypt_batch(p_batch_size integer default 500, p_sweep boolean default false,
+                                    p_count boolean default true)
+returns table (key_id integer, moved integer, rows_left bigint)
+language plpgsql volatile security definer set search_path = '' as $$
+-- security definer: reads and rewrites every user's ciphertext and the wrapped keys.
+declare
+    v_active integer;
+    v_moved integer;
+    v_left bigint;
+begin
+    perform private.require_key_admin();
+    if p_batch_size is null or p_batch_size < 1 or p_batch_size > 100000 then
+        raise exception 'batch size must be between 1 and 100000, not %', p_batch_size
+            using errcode = 'SRP51';
+    end if;
+    v_active := private.active_key_id();
+    perform private.data_key(v_active);   -- proves the master key (SRK02) before any row is touched
+
+    perform private.set_key_maintenance(true);
+    v_moved := private.reencrypt_rows(v_active, p_batch_size, not p_sweep);
+    perform private.set_key_maintenance(false);
+
+    -- Rows left are counted, not derived from a counter, so concurrent writers cannot make them lie. The
+    -- count visits every row still on an old key, so a long run asks for it only now and then (p_count);
+    -- the sweep always counts, since it stops when none is left.
+    if p_count or p_sweep then
+        v_left := private.rows_on_old_keys(v_active);
+    end if;
+    if v_moved > 0 then
+        perform private.log_key_event(v_active, case when p_sweep then 'reencrypt_sweep' else 'reencrypt_batch' end,
+            pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('moved', v_moved, 'rows_left', v_left)));
+    end if;
+    if p_sweep and v_left = 0 then
+        perform private.log_key_event(v_active, 'reencrypt_done', '{"rows_left": 0}'::jsonb);
+    end if;
+    return query select v_active, v_moved, v_left;
+exception when external_routine_invocation_exception then
+    perform private.raise_unreadable('a row on an old key');
+end $$;
+comment on function api.reencrypt_batch(integer, boolean, boolean) is
+    'One batch of re-encryption in the caller''s transaction: moves up to p_batch_size rows to the active '
+    'key, skipping rows writers hold (p_sweep: waiting for them instead). Returns and logs the rows moved '
+    'and, when p_count or p_sweep, the rows left on old keys (else null). Admin only; needs the master key.';
+
+drop procedure if exists api.reencrypt(integer);
+drop procedure if exists api.reencrypt(integer, interval);
+create procedure api.reencrypt(p_batch_size integer default 500, p_count_every interval default '1 second')
+language plpgsql as $$
+-- Not security definer and no SET clause: PostgreSQL allows COMMIT in a procedure only without either.
+-- Everything it reads or writes goes through api.reencrypt_batch (security definer, schema-qualified).
+--
+-- Call it outside a transaction block (autocommit), on a connection of its own:
+--   select set_config('strongroom.master_key', $1, false);   -- session-level, bound parameter
+--   call api.reencrypt(1000);
+-- then close the connection. The master key must outlive the COMMITs, hence session-level; the
+-- connection is closed afterwards so it never reaches a pooled connection. A DBA runs it with
+-- `strongroom keys reencrypt`, which does exactly that. Through the authenticator (the API), the caller
+-- claims (strongroom.user_id, strongroom.role) must be set at session level the same way, or the
+-- batches after the first COMMIT are refused (SRF51).
+declare
+    b record;
+    v_counted timestamptz;   -- null until the first count (PostgreSQL < 17 has no infinite intervals)
+    v_count boolean;
+begin
+    -- Batches that skip rows writers hold, each committed: a crash or a kill loses at most one batch,
+    -- and the next run starts from what is still on an old key. Rows left are counted (and logged) at
+    -- most once per p_count_every: counting visits every row still to do.
+    loop
+        v_count := v_counted is null or pg_catalog.clock_timestamp() - v_counted >= p_count_every;
+        select * into b from api.reencrypt_batch(p_batch_size, false, v_count);
+        commit;
+        if v_count then
+            v_counted := pg_catalog.clock_timestamp();
+        end if;
+        exit when b.moved = 0;
+    end loop;
+    -- The sweep: what is left was held by writers; wait for them. The last sweep logs reencrypt_done.
+    loop
+        select * into b from api.reencrypt_batch(p_batch_size, true);
+        commit;
+        exit when b.rows_left = 0;
+    end loop;
+end $$;
+comment on procedure api.reencrypt(integer, interval) is
+    'Moves every row on an old key to the active key in batches of p_batch_size, COMMIT per batch, '
+    'progress in key_logs (rows left counted at most once per p_count_every); ends with a sweep that waits '
+    'for rows writers held. Resumable: run it again. CALL outside a transaction block with '
+    'strongroom.master_key set at session level (docs/keys.md). '
+    'It COMMITs, so no SET clause: every name in it is schema-qualified.';
+
+
+-- ---------------------------------------------------------------------------------------------------
+-- Retiring a key, re-wrapping under a new master key
+-- ---------------------------------------------------------------------------------------------------
+
+drop function if exists api.retire_key(integer);
+create function api.retire_key(p_key_id integer)
+returns table (id integer, state text, retired_at timestamp)
+language plpgsql volatile security definer set search_path = '' as $$
+-- security definer: destroys key material in aes_keys, which no runtime role may touch.
+declare
+    k public.aes_keys;
+    v_rows bigint;
+begin
+    perform private.require_key_admin();
+    -- The rotation lock keeps a rotation from racing the checks below.
+    perform pg_catalog.pg_advisory_xact_lock(21330, 1);
+    select * into k from public.aes_keys a where a.id = p_key_id for update;
+    if not found then
+        raise exception 'data key % does not exist', p_key_id using errcode = 'SRK07';
+    end if;
+    if k.state = 'active' then
+        raise exception 'data key % is the active key and cannot be retired', p_key_id
+            using errcode = 'SRC51', hint = 'Rotate first, then re-encrypt, then retire.';
+    end if;
+    if k.state = 'retired' then
+        raise exception 'data key % is already retired', p_key_id using errcode = 'SRC51';
+    end if;
+    -- Rows are locked by the writers that use them; counting under the key row's lock and the rotation
+    -- lock sees every committed row, and no new row can be written on a key that is not active.
+    select coalesce(pg_catalog.sum(u.rows_using), 0) into v_rows
+      from private.key_usage() u where u.key_id = p_key_id;
+    if v_rows > 0 then
+        raise exception 'data key % is still used by % rows', p_key_id, v_rows
+            using errcode = 'SRC51', hint = 'Run `strongroom keys reencrypt` first.';
+    end if;
+    update public.aes_keys a
+       set state = 'retired', is_active = false, key_value = '', master_check = null,
+           retired_at = pg_catalog.now()
+     where a.id = p_key_id;
+    perform private.log_key_event(p_key_id, 'retired', '{}'::jsonb);
+    return query select a.id, a.state, a.retired_at from public.aes_keys a where a.id = p_key_id;
+end $$;
+comment on function api.retire_key(integer) is
+    'Destroys a decrypt-only key''s material once no row uses it (SRC51 otherwise, and for the active key). '
+    'Admin only; needs no master key.';
+
+drop function if exists api.rewrap_master();
+create function api.rewrap_master()
+returns table (rewrapped integer)
+language plpgsql volatile security definer set search_path = '' as $$
+-- security definer: rewrites aes_keys, which no runtime role may touch.
+declare
+    v_old text := private.master_key();
+    v_new text := pg_catalog.current_setting('strongroom.new_master_key', true);
+    v_n integer := 0;
+    k record;
+begin
+    perform private.require_key_admin();
+    if v_new is null or pg_catalog.length(v_new) < 32 or v_new = v_old then
+        raise exception 'the new master key must be at least 32 characters and differ from the current one'
+            using errcode = 'SRK06',
+                  hint = 'Set strongroom.new_master_key (transaction-local, bound parameter) to the new key.';
+    end if;
+    perform pg_catalog.pg_advisory_xact_lock(21330, 1);
+    -- Prove the old master key on every live key before rewriting any (SRK02, nothing changes).
+    for k in select a.id from public.aes_keys a where a.state <> 'retired' order by a.id for update loop
+        perform private.unwrap_key(k.id, v_old);
+    end loop;
+    for k in select a.id from public.aes_keys a where a.state <> 'retired' order by a.id loop
+        update public.aes_keys a
+           set key_value = private.wrap_key(private.unwrap_key(k.id, v_old), v_new),
+               master_check = private.master_check(k.id, v_new)
+         where a.id = k.id;
+        v_n := v_n + 1;
+    end loop;
+    perform private.log_key_event(null, 'master_rewrapped', pg_catalog.jsonb_build_object('keys', v_n));
+    return query select v_n;
+end $$;
+comment on function api.rewrap_master() is
+    'Re-wraps every live data key under the new master key (strongroom.new_master_key) in one transaction, '
+    'after proving the current one (strongroom.master_key). Data and ciphertexts are untouched. Admin only.';

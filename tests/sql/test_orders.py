@@ -1,0 +1,169 @@
+"""Orders: statuses, transitions, the sensitive flag and visibility (sql/50_api_orders.sql), proven in SQL."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from tests.sql.crypto_support import caller, ensure_key, make_user, one, raises_sqlstate
+
+STATUSES = ["pending", "processing", "shipped", "cancelled"]
+ALLOWED = {
+    ("pending", "processing"),
+    ("processing", "shipped"),
+    ("pending", "cancelled"),
+    ("processing", "cancelled"),
+}
+# How to bring a new order to each status, by allowed steps.
+PATH = {
+    "pending": [],
+    "processing": ["processing"],
+    "shipped": ["processing", "shipped"],
+    "cancelled": ["cancelled"],
+}
+
+
+@pytest.fixture
+def alice(db: psycopg.Connection) -> int:
+    ensure_key(db)
+    return make_user(db, "alice")
+
+
+@pytest.fixture
+def bob(db: psycopg.Connection) -> int:
+    return make_user(db, "bob")
+
+
+@pytest.fixture
+def admin(db: psycopg.Connection) -> int:
+    return make_user(db, "admin")
+
+
+def create(db: psycopg.Connection, user: int, description: str = "an order", sensitive: bool = False) -> int:
+    with caller(db, user):
+        return int(one(db, "select id from api.create_order(%s, %s)", [description, sensitive])[0])
+
+
+def move(db: psycopg.Connection, admin: int, order: int, status: str) -> str:
+    with caller(db, admin, "admin"):
+        return str(one(db, "select status from api.set_order_status(%s, %s)", [order, status])[0])
+
+
+def test_a_new_order_is_pending_and_owned_by_its_creator(db, alice):
+    order = create(db, alice, "two chairs")
+    with caller(db, alice):
+        row = one(db, "select user_id, description, sensitive, status from api.get_order(%s)", [order])
+    assert row == (alice, "two chairs", False, "pending")
+
+
+@pytest.mark.parametrize("start", STATUSES)
+@pytest.mark.parametrize("target", STATUSES)
+def test_only_the_allowed_transitions_happen(db, alice, admin, start, target):
+    order = create(db, alice)
+    for step in PATH[start]:
+        move(db, admin, order, step)
+    if (start, target) in ALLOWED:
+        assert move(db, admin, order, target) == target
+    else:
+        with raises_sqlstate("SRC50") as info:
+            move(db, admin, order, target)
+        assert start in str(info.value)
+        assert one(db, "select status from orders where id = %s", [order])[0] == start
+
+
+def test_a_refused_transition_says_why(db, alice, admin):
+    order = create(db, alice)
+    with raises_sqlstate("SRC50") as info:
+        move(db, admin, order, "shipped")
+    assert "it must be processing first" in str(info.value)
+
+
+def test_the_transition_rule_holds_for_a_direct_update_too(db, alice, admin):
+    order = create(db, alice)
+    move(db, admin, order, "cancelled")
+    with raises_sqlstate("SRC50"):
+        db.execute("update orders set status = 'pending' where id = %s", [order])
+
+
+def test_an_unknown_status_is_refused(db, alice, admin):
+    order = create(db, alice)
+    with raises_sqlstate("SRC50"):
+        move(db, admin, order, "lost")
+
+
+def test_a_user_may_cancel_their_own_order(db, alice):
+    order = create(db, alice)
+    with caller(db, alice):
+        assert one(db, "select status from api.set_order_status(%s, 'cancelled')", [order])[0] == "cancelled"
+
+
+def test_a_user_may_not_ship_their_own_order(db, alice):
+    order = create(db, alice)
+    with raises_sqlstate("SRF52"), caller(db, alice):
+        db.execute("select api.set_order_status(%s, 'processing')", [order])
+
+
+@pytest.mark.parametrize(
+    "call", ["select * from api.get_order(%s)", "select * from api.set_order_status(%s, 'cancelled')"]
+)
+def test_another_users_order_is_not_found(db, alice, bob, call):
+    order = create(db, alice)
+    with raises_sqlstate("SRN51"), caller(db, bob):
+        db.execute(call, [order])
+    assert one(db, "select status from orders where id = %s", [order])[0] == "pending"
+
+
+def test_users_list_their_own_orders_and_admins_list_all(db, alice, bob, admin):
+    mine = create(db, alice)
+    theirs = create(db, bob)
+    with caller(db, alice):
+        assert [r[0] for r in db.execute("select id from api.list_orders()")] == [mine]
+    with caller(db, admin, "admin"):
+        assert [r[0] for r in db.execute("select id from api.list_orders()")] == [theirs, mine]
+
+
+def test_the_list_filters_by_status_and_pages_newest_first(db, alice, admin):
+    orders = [create(db, alice, f"o{i}") for i in range(5)]
+    move(db, admin, orders[1], "cancelled")
+    with caller(db, alice):
+        pending = [r[0] for r in db.execute("select id from api.list_orders('pending')")]
+        page1 = [r[0] for r in db.execute("select id from api.list_orders(null, null, 2)")]
+        page2 = [r[0] for r in db.execute("select id from api.list_orders(null, %s, 2)", [page1[-1]])]
+    assert pending == [orders[4], orders[3], orders[2], orders[0]]
+    assert page1 + page2 == orders[:0:-1][:4]
+
+
+def test_the_list_refuses_an_unknown_status_filter(db, alice):
+    with raises_sqlstate("SRP50"), caller(db, alice):
+        db.execute("select * from api.list_orders('lost')")
+
+
+def test_a_sensitive_orders_description_is_stored_only_encrypted(db, alice, admin):
+    order = create(db, alice, "secret formula", sensitive=True)
+    clear, enc, key = one(
+        db, "select description, description_enc, description_key_id from orders where id = %s", [order]
+    )
+    assert clear == "" and b"secret formula" not in bytes(enc) and key is not None
+    with caller(db, admin, "admin"):
+        assert one(db, "select description from api.get_order(%s)", [order])[0] == "secret formula"
+
+
+def test_a_plain_orders_description_is_stored_in_clear_without_a_key(db, alice):
+    order = create(db, alice, "a lamp")
+    assert one(db, "select description, description_enc, description_key_id from orders where id = %s", [order]) == (
+        "a lamp",
+        None,
+        None,
+    )
+
+
+def test_a_sensitive_order_cannot_keep_its_description_in_clear(db, alice):
+    order = create(db, alice, "hidden", sensitive=True)
+    with pytest.raises(psycopg.errors.CheckViolation):
+        db.execute("update orders set description = 'hidden' where id = %s", [order])
+
+
+@pytest.mark.parametrize("description", ["", "  ", "x" * 10001])
+def test_a_bad_description_is_refused(db, alice, description):
+    with raises_sqlstate("SRP50"):
+        create(db, alice, description)
