@@ -10,9 +10,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from api.commands import admin, db, keys, secrets, serve
+from api.commands import admin, audit, db, keys, secrets, serve
 
-GROUPS = (db, secrets, serve, admin, keys)
+GROUPS = (db, secrets, serve, admin, keys, audit)
 
 
 class CommandError(Exception):

@@ -50,25 +50,6 @@ insert into private.error_codes (sqlstate, name, http_status, description) value
 on conflict (sqlstate) do update
     set name = excluded.name, http_status = excluded.http_status, description = excluded.description;
 
--- private.log_event: the one way code writes an event into public.logs. Its body grows with the audit
--- columns; its signature stays.
-create or replace function private.log_event(
-    p_level text,
-    p_component text,
-    p_action text,
-    p_message text,
-    p_details jsonb default null,
-    p_user_id int default null
-) returns void
-language sql
-set search_path = ''
-as $$
-    insert into public.logs (level, component, message, user_id)
-    values (p_level, p_component, p_action || ': ' || p_message || coalesce(' ' || p_details::text, ''),
-            coalesce(p_user_id, private.caller_id()));
-$$;
-comment on function private.log_event(text, text, text, text, jsonb, int) is 'Write one event into public.logs; never pass a secret.';
-
 -- Accounts: the token version getter and the one entry point that starts a request ------------------
 
 create or replace function private.caller_token_version() returns int

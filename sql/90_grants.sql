@@ -59,6 +59,31 @@ to strongroom_admin;
 revoke all on procedure api.reencrypt(integer, interval) from public;
 grant execute on procedure api.reencrypt(integer, interval) to strongroom_admin;
 
+-- Audit (sql/40_audit.sql, 55_api_logs.sql, 80_dba_queries.sql) ----------------------------------
+-- The log tables and seal blocks: no runtime role writes them (triggers and SECURITY DEFINER functions
+-- do); the auditor reads exactly the log tables, the audit_trail view, the seal blocks and verify(), and
+-- of users only id and username (for the view's names).
+revoke all on public.logs, public.order_logs, public.key_logs, audit.seal_blocks, audit.retired_partitions,
+    audit.settings from strongroom_authenticator, strongroom_user, strongroom_admin, strongroom_auditor;
+revoke all on schema audit_archive from public;
+grant usage on schema audit to strongroom_auditor;
+grant select on public.logs, public.order_logs, public.key_logs, audit.audit_trail, audit.seal_blocks,
+    audit.retired_partitions to strongroom_auditor;
+grant select (id, username) on public.users to strongroom_auditor;
+grant execute on function audit.verify(), audit.head(), audit.order_history(integer),
+    audit.failed_logins(interval), audit.key_events(integer), audit.request_trail(text),
+    audit.user_activity(integer, timestamptz, timestamptz), audit.direct_changes(timestamptz) to strongroom_auditor;
+-- The API process's background work runs as the authenticator itself, outside any request: sealing
+-- every few seconds and recording batches of API calls.
+grant usage on schema audit to strongroom_authenticator;
+grant execute on function audit.seal(), audit.head() to strongroom_authenticator;
+grant usage on schema audit to strongroom_admin;
+grant execute on function audit.seal(), audit.head() to strongroom_admin;
+grant execute on function api.log_client_event(text, text, text, jsonb),
+    api.list_logs(bigint, integer, text, text, text, timestamptz, timestamptz)
+    to strongroom_user, strongroom_admin, strongroom_auditor;
+grant execute on function audit.record_api_calls(jsonb) to strongroom_authenticator;
+
 -- API support (sql/60_api_sessions.sql) ------------------------------------------------------------
 -- The authenticator, before any caller is known: the error table, opening and refreshing sessions
 -- (login and refresh present their own credentials), and housekeeping.

@@ -1,0 +1,141 @@
+-- The logs as clients see them: add your own event (the GUI logs through this), list events, and the
+-- API process's batch of recorded calls.
+
+insert into private.error_codes (sqlstate, name, http_status, description) values
+    ('SRP90', 'client_event_invalid', 422, 'A client event''s level, component or message is missing or too long.'),
+    ('SRL90', 'client_event_rate_limited', 429, 'Too many client events from this user in the last minute.'),
+    ('SRP91', 'api_call_batch_invalid', 422, 'A batch of API calls is not a JSON array of call objects, or is too large.')
+on conflict (sqlstate) do update
+    set name = excluded.name, http_status = excluded.http_status, description = excluded.description;
+
+-- Client events ---------------------------------------------------------------------------------------
+
+drop function if exists api.log_client_event(text, text, text, jsonb);
+create function api.log_client_event(p_level text, p_component text, p_message text, p_details jsonb default null)
+returns void
+language plpgsql
+security definer -- callers may not insert into logs themselves
+set search_path = ''
+as $$
+declare
+    -- Limits: a client can describe what went wrong, not fill the disk.
+    c_max_message constant integer := 2000;
+    c_max_details constant integer := 4000;
+    c_per_minute constant integer := 60;
+    v_user integer := private.caller_id();
+    v_level text := pg_catalog.upper(p_level);
+begin
+    if v_user is null then
+        raise exception 'no caller in this transaction' using errcode = 'SRA01';
+    end if;
+    if v_level is null or v_level not in ('DEBUG', 'INFO', 'WARNING', 'ERROR') then
+        raise exception 'level must be DEBUG, INFO, WARNING or ERROR' using errcode = 'SRP90';
+    end if;
+    if coalesce(pg_catalog.length(p_component), 0) not between 1 and 50 then
+        raise exception 'component must be 1 to 50 characters' using errcode = 'SRP90';
+    end if;
+    if coalesce(pg_catalog.length(p_message), 0) not between 1 and c_max_message then
+        raise exception 'message must be 1 to % characters', c_max_message using errcode = 'SRP90';
+    end if;
+    if pg_catalog.octet_length(p_details::text) > c_max_details then
+        raise exception 'details must be at most % bytes of JSON', c_max_details using errcode = 'SRP90';
+    end if;
+    -- One counter per user: concurrent requests of the same user queue here, so the limit holds exactly.
+    perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('strongroom.client_event'), v_user);
+    if (select pg_catalog.count(*) from public.logs as l
+        where l.actor_id = v_user and l.action = 'client_event'
+          and l.logged_at > pg_catalog.now() - interval '1 minute') >= c_per_minute then
+        raise exception 'too many client events: at most % a minute', c_per_minute
+            using errcode = 'SRL90', hint = 'Send fewer events, or batch them into one message.';
+    end if;
+    insert into public.logs (level, component, action, message, details, user_id)
+    values (v_level, 'client:' || p_component, 'client_event', p_message, p_details, v_user);
+end
+$$;
+comment on function api.log_client_event(text, text, text, jsonb) is
+    'Adds the calling user''s own event to logs (component prefixed "client:"). Message at most 2000 '
+    'characters, details at most 4000 bytes, at most 60 events a minute per user (SRL90).';
+
+-- Listing ---------------------------------------------------------------------------------------------
+
+drop function if exists api.list_logs(bigint, integer, text, text, text, timestamptz, timestamptz);
+create function api.list_logs(
+    p_before_id bigint      default null,
+    p_limit     integer     default 50,
+    p_level     text        default null,
+    p_component text        default null,
+    p_action    text        default null,
+    p_since     timestamptz default null,
+    p_until     timestamptz default null
+)
+returns table (id bigint, at timestamptz, level text, component text, action text, message text,
+               details jsonb, table_name text, row_id bigint, user_id integer, actor_id integer,
+               request_id text)
+language plpgsql
+stable
+security definer -- runtime roles do not read logs directly; this decides which rows they see
+set search_path = ''
+as $$
+declare
+    v_user integer := private.caller_id();
+    v_all boolean := private.caller_role() in ('admin', 'auditor');
+begin
+    if v_user is null then
+        raise exception 'no caller in this transaction' using errcode = 'SRA01';
+    end if;
+    return query
+    select l.id::bigint, l.logged_at, l.level::text, l.component::text, l.action, l.message, l.details,
+           l.table_name, l.row_id, l.user_id, l.actor_id, l.request_id
+    from public.logs as l
+    where (v_all or l.actor_id = v_user or l.user_id = v_user)
+      and (p_before_id is null or l.id < p_before_id)
+      and (p_level is null or l.level = pg_catalog.upper(p_level))
+      and (p_component is null or l.component = p_component)
+      and (p_action is null or l.action = p_action)
+      and (p_since is null or l.logged_at >= p_since)
+      and (p_until is null or l.logged_at < p_until)
+    order by l.id desc
+    limit greatest(1, least(coalesce(p_limit, 50), 200));
+end
+$$;
+comment on function api.list_logs(bigint, integer, text, text, text, timestamptz, timestamptz) is
+    'Log events, newest first: a user sees the events they caused or that are about them; admin and '
+    'auditor see all. Keyset pagination: pass the last id you got as p_before_id. At most 200 a page.';
+
+-- API calls, recorded by the API process in batches -------------------------------------------------
+-- In schema audit, not api: no client calls it; the API process does, on its own connection as the
+-- authenticator (which in api may call only what comes before a caller), like audit.seal().
+
+drop function if exists audit.record_api_calls(jsonb);
+create function audit.record_api_calls(p_calls jsonb)
+returns integer
+language plpgsql
+security definer -- the authenticator may not insert into logs itself
+set search_path = ''
+as $$
+declare
+    v_count integer;
+begin
+    if pg_catalog.jsonb_typeof(p_calls) is distinct from 'array' or pg_catalog.jsonb_array_length(p_calls) > 1000
+       or exists (select from pg_catalog.jsonb_array_elements(p_calls) as c where pg_catalog.jsonb_typeof(c) <> 'object') then
+        raise exception 'expected a JSON array of at most 1000 call objects' using errcode = 'SRP91';
+    end if;
+    insert into public.logs (level, component, action, message, details, actor_id, request_id, client_addr)
+    select case when c.status >= 500 then 'ERROR' when c.status >= 400 then 'WARNING' else 'INFO' end,
+           'api', 'api_call',
+           pg_catalog.format('%s %s %s', c.method, c.route, c.status),
+           pg_catalog.jsonb_build_object('method', c.method, 'route', c.route, 'status', c.status,
+                                         'duration_ms', c.duration_ms, 'at', c.at),
+           c.user_id, c.request_id, c.client_addr
+    from pg_catalog.jsonb_to_recordset(p_calls)
+         as c (method text, route text, status integer, duration_ms numeric, user_id integer,
+               request_id text, client_addr inet, at timestamptz);
+    get diagnostics v_count = row_count;
+    return v_count;
+end
+$$;
+comment on function audit.record_api_calls(jsonb) is
+    'Records a batch of API calls, one logs row each (action api_call; details method, route template, '
+    'status, duration_ms, at). Called by the API process with what it buffered, off the requests'' path: '
+    '[{"method":"POST","route":"/orders","status":201,"duration_ms":4.2,"user_id":7,'
+    '"request_id":"...","client_addr":"10.0.0.5","at":"2026-11-26T12:00:00Z"}, ...].';

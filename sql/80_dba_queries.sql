@@ -1,0 +1,134 @@
+-- The DBA's view of the audit trail, and the ready queries (documented in docs/auditing.md).
+--
+-- audit.audit_trail puts the three log tables in one shape, with user names, so "who did what, when,
+-- from where" is one SELECT. The view and the ready queries below run with the caller's rights
+-- (security invoker): a DBA's superuser session sees everything; the auditor role sees the log tables and
+-- the users' id and name, and nothing else of users (its own policy and column grant below). A view
+-- running as the owner would see no names: users has forced row-level security, owner included.
+
+drop view if exists audit.audit_trail cascade;
+create view audit.audit_trail as
+    select 'logs'::text as source, l.id, l.logged_at as at, l.level, l.component, l.action,
+           l.table_name, l.row_id,
+           case when l.table_name = 'orders' then l.row_id::integer end as order_id,
+           case when l.table_name = 'aes_keys' then l.row_id::integer end as key_id,
+           l.user_id, u.username, l.actor_id, a.username as actor_name, l.db_role, l.request_id,
+           l.client_addr, l.message, l.details::text as details, l.before_image, l.after_image, l.txid
+    from public.logs as l
+    left join public.users as u on u.id = l.user_id
+    left join public.users as a on a.id = l.actor_id
+    union all
+    select 'order_logs', o.id, o.logged_at, 'INFO', 'orders', o.action::text,
+           'orders', o.order_id, o.order_id, null,
+           null, null, o.actor_id, a.username, o.db_role, o.request_id,
+           o.client_addr, null, o.details, null, null, o.txid
+    from public.order_logs as o
+    left join public.users as a on a.id = o.actor_id
+    union all
+    select 'key_logs', k.id, k.logged_at, 'INFO', 'keys', k.action::text,
+           'aes_keys', k.key_id, null, k.key_id,
+           null, null, k.actor_id, a.username, k.db_role, k.request_id,
+           k.client_addr, null, k.details, null, null, k.txid
+    from public.key_logs as k
+    left join public.users as a on a.id = k.actor_id;
+-- security_invoker exists from PostgreSQL 15; on 14 the view runs as its owner and shows no user names.
+do $$
+begin
+    if current_setting('server_version_num')::integer >= 150000 then
+        alter view audit.audit_trail set (security_invoker = true);
+    end if;
+end
+$$;
+comment on view audit.audit_trail is
+    'Every audit row of logs, order_logs and key_logs in one shape, with user names. source and id name '
+    'the row in its table; at is when it was written (logged_at); user is who the event is about, actor '
+    'who was logged in (null with db_role = a DBA''s login: a change made directly in the database).';
+comment on column audit.audit_trail.db_role is
+    'The database role: strongroom_user/admin for API requests, a login role for direct database sessions.';
+
+-- The auditor reads every user's id and name (the column grant is in 90_grants.sql), for the view's joins.
+drop policy if exists users_auditor_names on public.users;
+create policy users_auditor_names on public.users for select to strongroom_auditor using (true);
+comment on policy users_auditor_names on public.users is
+    'The auditor may read every user row, through its column grant: id and username only (audit.audit_trail).';
+
+-- 1. Who changed order N, and how: its order_logs history and every row change of it, in order.
+create or replace function audit.order_history(p_order_id integer)
+returns setof audit.audit_trail
+language sql stable security invoker set search_path = ''
+as $$
+    select t.* from audit.audit_trail as t
+    where t.order_id = p_order_id
+    order by t.at, t.source, t.id
+$$;
+comment on function audit.order_history(integer) is
+    'Who changed order N: created, each status change (details {from, to}), edits, with actor and request.';
+
+-- 2. Failed logins in a recent period (default 24 hours), by user and client address.
+create or replace function audit.failed_logins(p_within interval default interval '24 hours')
+returns table (user_id integer, username text, client_addr inet, failures bigint, locked boolean,
+               first_at timestamptz, last_at timestamptz)
+language sql stable security invoker set search_path = ''
+as $$
+    select t.user_id, t.username, t.client_addr,
+           pg_catalog.count(*) filter (where t.action <> 'account_locked'),
+           pg_catalog.bool_or(t.action in ('account_locked', 'login_refused_locked')),
+           pg_catalog.min(t.at), pg_catalog.max(t.at)
+    from audit.audit_trail as t
+    where t.source = 'logs' and t.component = 'auth'
+      and t.action in ('login_failed', 'account_locked', 'login_refused_locked', 'login_refused_disabled')
+      and t.at >= pg_catalog.now() - p_within
+    group by t.user_id, t.username, t.client_addr
+    order by 4 desc, 7 desc
+$$;
+comment on function audit.failed_logins(interval) is
+    'Failed and refused logins within the period, per user (null: an unknown username) and address.';
+
+-- 3. Every key event: key_logs (created, rotated, re-encryption progress, retired) and row changes of aes_keys.
+create or replace function audit.key_events(p_key_id integer default null)
+returns setof audit.audit_trail
+language sql stable security invoker set search_path = ''
+as $$
+    select t.* from audit.audit_trail as t
+    where t.key_id is not null and (p_key_id is null or t.key_id = p_key_id)
+    order by t.at, t.source, t.id
+$$;
+comment on function audit.key_events(integer) is 'Every key event, of one key or of all (null), oldest first.';
+
+-- 4. Everything one request did.
+create or replace function audit.request_trail(p_request_id text)
+returns setof audit.audit_trail
+language sql stable security invoker set search_path = ''
+as $$
+    select t.* from audit.audit_trail as t
+    where t.request_id = p_request_id
+    order by t.at, t.source, t.id
+$$;
+comment on function audit.request_trail(text) is 'Every audit row one API request wrote (its X-Request-Id).';
+
+-- 5. The actions of one user over a period: what they did (actor), and what was done about them (user).
+create or replace function audit.user_activity(p_user_id integer, p_from timestamptz, p_to timestamptz)
+returns setof audit.audit_trail
+language sql stable security invoker set search_path = ''
+as $$
+    select t.* from audit.audit_trail as t
+    where (t.actor_id = p_user_id or t.user_id = p_user_id)
+      and t.at >= p_from and t.at < p_to
+    order by t.at, t.source, t.id
+$$;
+comment on function audit.user_activity(integer, timestamptz, timestamptz) is
+    'What user N did, or what was done about them, in [p_from, p_to).';
+
+-- 6. Changes made directly in the database, outside the API: row changes with no authenticated caller,
+--    by a login role rather than one of Strongroom's roles (a DBA in psql, a script with the superuser).
+create or replace function audit.direct_changes(p_since timestamptz default pg_catalog.now() - interval '7 days')
+returns setof audit.audit_trail
+language sql stable security invoker set search_path = ''
+as $$
+    select t.* from audit.audit_trail as t
+    where t.source = 'logs' and t.table_name is not null and t.actor_id is null
+      and t.db_role not like 'strongroom\_%' and t.at >= p_since
+    order by t.at, t.id
+$$;
+comment on function audit.direct_changes(timestamptz) is
+    'Row changes made outside the API since p_since (default: 7 days): no caller, a login role as db_role.';

@@ -1,0 +1,237 @@
+"""Change audit by triggers: the rows each change writes, their context, and no secret in any of them."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+LOG_TABLES = ("logs", "order_logs", "key_logs")
+
+
+def in_request(conn: psycopg.Connection, user_id: int | None, request_id: str, addr: str = "192.0.2.7") -> None:
+    """Set the request context the way api.begin_request does: transaction-local settings."""
+    conn.execute(
+        "select set_config('strongroom.user_id', %s, true), set_config('strongroom.role', 'user', true),"
+        " set_config('strongroom.request_id', %s, true), set_config('strongroom.client_addr', %s, true)",
+        [str(user_id) if user_id is not None else "", request_id, addr],
+    )
+
+
+def make_user(db: psycopg.Connection, name: str) -> int:
+    return db.execute(
+        "insert into public.users (username, hashed_password) values (%s, 'x') returning id", [name]
+    ).fetchone()[0]
+
+
+def log_rows(db: psycopg.Connection, where: str, params: list | None = None) -> list[dict]:
+    cur = db.cursor(row_factory=psycopg.rows.dict_row)
+    return cur.execute(f"select * from public.logs where {where} order by id", params or []).fetchall()
+
+
+def test_creating_an_order_writes_one_change_row_with_the_callers_actor_request_and_address(db):
+    alice = make_user(db, "alice")
+    with db.transaction():
+        in_request(db, alice, "req-create")
+        order = db.execute(
+            "insert into public.orders (user_id, description) values (%s, 'ten bolts') returning id", [alice]
+        ).fetchone()[0]
+
+    rows = log_rows(db, "table_name = 'orders'")
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["action"], row["row_id"], row["actor_id"], row["user_id"]) == ("insert", order, alice, alice)
+    assert (row["request_id"], str(row["client_addr"])) == ("req-create", "192.0.2.7")
+    assert row["before_image"] is None
+    assert row["after_image"]["description"] == "ten bolts"
+    assert row["txid"] is not None and len(row["row_hash"]) == 32
+
+
+def test_an_order_event_row_is_written_for_creation_and_each_status_change(db):
+    alice = make_user(db, "alice")
+    with db.transaction():
+        in_request(db, alice, "req-1")
+        order = db.execute(
+            "insert into public.orders (user_id, description) values (%s, 'bolts') returning id", [alice]
+        ).fetchone()[0]
+    with db.transaction():
+        in_request(db, alice, "req-2")
+        db.execute("update public.orders set status = 'processing' where id = %s", [order])
+        db.execute("update public.orders set description = 'more bolts' where id = %s", [order])
+
+    events = db.execute(
+        "select action, details::jsonb, actor_id, request_id from public.order_logs where order_id = %s order by id",
+        [order],
+    ).fetchall()
+    assert events == [
+        ("created", {"status": "pending"}, alice, "req-1"),
+        ("status_changed", {"from": "pending", "to": "processing"}, alice, "req-2"),
+    ]
+
+
+def test_an_update_records_before_and_after_and_which_columns_changed(db):
+    alice = make_user(db, "alice")
+    order = db.execute(
+        "insert into public.orders (user_id, description) values (%s, 'bolts') returning id", [alice]
+    ).fetchone()[0]
+
+    db.execute("update public.orders set status = 'processing' where id = %s", [order])
+
+    row = log_rows(db, "table_name = 'orders' and action = 'update'")[0]
+    assert row["before_image"]["status"] == "pending"
+    assert row["after_image"]["status"] == "processing"
+    assert "status" in row["details"]["changed"] and "description" not in row["details"]["changed"]
+
+
+def test_a_delete_records_the_row_as_it_was(db):
+    alice = make_user(db, "alice")
+    entry = db.execute(
+        "insert into public.entries (user_id, title) values (%s, 'note') returning id", [alice]
+    ).fetchone()[0]
+
+    db.execute("delete from public.entries where id = %s", [entry])
+
+    row = log_rows(db, "table_name = 'entries' and action = 'delete'")[0]
+    assert (row["row_id"], row["before_image"]["title"], row["after_image"]) == (entry, "note", None)
+
+
+def test_a_dba_change_outside_a_request_is_recorded_with_the_database_role_and_no_user(db):
+    alice = make_user(db, "alice")
+
+    db.execute("update public.users set email = 'a@example.org' where id = %s", [alice])
+
+    row = log_rows(db, "table_name = 'users' and action = 'update'")[0]
+    assert (row["actor_id"], row["user_id"], row["request_id"]) == (None, None, None)
+    assert row["db_role"] == db.execute("select session_user").fetchone()[0]
+
+
+def test_db_role_is_the_role_the_session_switched_to_even_inside_security_definer_code(db, connect):
+    alice = make_user(db, "alice")
+    conn = connect()
+    with conn.transaction():
+        conn.execute("set local role strongroom_user")
+        in_request(conn, alice, "req-role")
+        conn.execute("select api.log_client_event('INFO', 'gui', 'opened the order form')")
+
+    row = log_rows(db, "request_id = 'req-role'")[0]
+    assert (row["db_role"], row["actor_id"]) == ("strongroom_user", alice)
+
+
+@pytest.mark.parametrize("table", ["users", "entries", "orders", "aes_keys"])
+def test_every_audited_table_carries_the_audit_trigger(db, table):
+    found = db.execute(
+        "select count(*) from pg_catalog.pg_trigger where tgrelid = %s::regclass and tgname = '_900_audit'",
+        [f"public.{table}"],
+    ).fetchone()[0]
+    assert found == 1
+
+
+def test_no_secret_reaches_any_log_column_only_the_fact_that_it_changed(db):
+    markers = ["pw-hash-marker-7f3a", "key-material-marker-91bc", "ciphertext-marker-55de", "newhash-marker-0c1d"]
+    user = db.execute(
+        "insert into public.users (username, hashed_password) values ('bob', %s) returning id", [markers[0]]
+    ).fetchone()[0]
+    key = db.execute(
+        "insert into public.aes_keys (key_label, key_value) values ('k1', %s) returning id", [markers[1]]
+    ).fetchone()[0]
+    db.execute("alter table public.entries add column probe_enc bytea")  # as the encryption adds ciphertexts
+    db.execute("select audit.enable_tracking('public.entries', array['content'])")
+    db.execute("insert into public.entries (user_id, title, probe_enc) values (%s, 'title', convert_to(%s, 'UTF8'))",
+               [user, markers[2]])
+    db.execute("update public.users set hashed_password = %s where id = %s", [markers[3], user])
+    db.execute("update public.aes_keys set key_label = 'k1-renamed' where id = %s", [key])
+    db.execute("delete from public.entries where user_id = %s", [user])
+
+    for table in LOG_TABLES:
+        text = db.execute(f"select coalesce(string_agg(t::text, ' '), '') from public.{table} t").fetchone()[0]
+        for marker in markers:
+            assert marker not in text, f"{marker} leaked into {table}"
+            assert marker.encode().hex() not in text, f"{marker} leaked into {table} as bytea"
+    change = log_rows(db, "table_name = 'users' and action = 'update'")[0]
+    assert "hashed_password" in change["details"]["changed"]
+    assert change["after_image"]["hashed_password"] == "[redacted]"
+
+
+def test_a_new_bytea_column_on_an_audited_table_is_redacted_once_tracking_is_reapplied(db):
+    db.execute("alter table public.orders add column sensitive_blob bytea")
+    db.execute("select audit.enable_tracking('public.orders')")
+
+    db.execute("insert into public.orders (description, sensitive_blob) values ('x', '\\xcafebabe')")
+
+    row = log_rows(db, "table_name = 'orders'")[0]
+    assert row["after_image"]["sensitive_blob"] == "[redacted]"
+
+
+def test_a_refused_access_leaves_a_row_that_commits_with_the_not_found_answer(db):
+    alice = make_user(db, "alice")
+    with db.transaction():
+        in_request(db, alice, "req-peek")
+        # What a data function does for another user's object: record, then answer "not found" without raising.
+        db.execute("select private.log_access_refused('orders', 4242)")
+
+    row = log_rows(db, "action = 'access_refused'")[0]
+    assert (row["level"], row["actor_id"], row["table_name"], row["row_id"]) == ("WARNING", alice, "orders", 4242)
+    assert row["request_id"] == "req-peek"
+
+
+def test_log_event_fills_the_audit_columns_from_the_request_context(db):
+    alice = make_user(db, "alice")
+    with db.transaction():
+        in_request(db, alice, "req-ev")
+        db.execute("select private.log_event('WARNING', 'auth', 'login_failed', 'wrong password', "
+                   "'{\"failed_logins\": 1}', %s)", [alice])
+
+    row = log_rows(db, "action = 'login_failed'")[0]
+    assert (row["component"], row["message"], row["details"]) == ("auth", "wrong password", {"failed_logins": 1})
+    assert (row["user_id"], row["actor_id"], row["request_id"]) == (alice, alice, "req-ev")
+
+
+def test_deleting_a_user_named_by_a_log_row_is_refused_so_no_log_row_is_rewritten(db):
+    alice = make_user(db, "alice")
+    db.execute("select private.log_event('INFO', 'auth', 'login_ok', 'logged in', null, %s)", [alice])
+
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        db.execute("delete from public.users where id = %s", [alice])
+
+
+def test_deleting_an_order_with_a_history_is_refused_orders_are_cancelled_instead(db):
+    order = db.execute("insert into public.orders (description) values ('x') returning id").fetchone()[0]
+
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        db.execute("delete from public.orders where id = %s", [order])
+    assert db.execute("select count(*) from public.order_logs where order_id = %s", [order]).fetchone()[0] == 1
+
+
+def test_a_change_of_the_sensitive_field_is_an_order_event_without_its_value(db):
+    db.execute("alter table public.orders add column sensitive_data bytea")
+    db.execute("select audit.enable_tracking('public.orders')")
+    order = db.execute("insert into public.orders (description) values ('x') returning id").fetchone()[0]
+
+    db.execute("update public.orders set sensitive_data = '\\xfeedface' where id = %s", [order])
+
+    events = db.execute(
+        "select action, details from public.order_logs where order_id = %s order by id", [order]
+    ).fetchall()
+    assert events == [("created", '{"status": "pending"}'), ("sensitive_changed", None)]
+    everything = db.execute("select string_agg(t::text, ' ') from public.logs t").fetchone()[0]
+    assert "feedface" not in everything
+
+
+def test_a_failed_login_and_the_lockout_it_causes_leave_rows_with_the_callers_address(db, connect):
+    from tests.sql.accounts_support import PEPPER, register, set_auth_settings
+
+    set_auth_settings(db, lockout_threshold=2)
+    alice = register(db, "alice")
+    api = connect("strongroom_authenticator")  # what the API logs in as, before there is a caller
+    for attempt in range(2):
+        api.execute("select * from api.login('alice', 'not her password', %s, '198.51.100.23', %s)",
+                    [PEPPER, f"req-login-{attempt}"])
+        api.commit()
+
+    rows = db.execute(
+        "select action, user_id, actor_id, host(client_addr), request_id, db_role from public.logs"
+        " where component = 'auth' and user_id = %s order by id", [alice]
+    ).fetchall()
+    assert rows[-2:] == [
+        ("login_failed", alice, None, "198.51.100.23", "req-login-0", "strongroom_authenticator"),
+        ("account_locked", alice, None, "198.51.100.23", "req-login-1", "strongroom_authenticator"),
+    ]

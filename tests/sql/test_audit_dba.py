@@ -1,0 +1,178 @@
+"""The DBA's side: the audit_trail view, the ready queries on a prepared history, and what the auditor reads."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+
+def in_request(conn: psycopg.Connection, user_id: int | None, request_id: str, addr: str) -> None:
+    conn.execute(
+        "select set_config('strongroom.user_id', %s, true), set_config('strongroom.request_id', %s, true),"
+        " set_config('strongroom.client_addr', %s, true)",
+        [str(user_id) if user_id is not None else "", request_id, addr],
+    )
+
+
+@pytest.fixture
+def story(db):
+    """Alice orders and starts processing; Bob fails to log in from two places and gets locked; a key rotates."""
+    ids = {}
+    ids["alice"] = db.execute(
+        "insert into public.users (username, hashed_password) values ('alice', 'x') returning id").fetchone()[0]
+    ids["bob"] = db.execute(
+        "insert into public.users (username, hashed_password) values ('bob', 'x') returning id").fetchone()[0]
+    with db.transaction():
+        in_request(db, ids["alice"], "req-order", "198.51.100.1")
+        ids["order"] = db.execute(
+            "insert into public.orders (user_id, description) values (%s, 'bolts') returning id", [ids["alice"]]
+        ).fetchone()[0]
+    with db.transaction():
+        in_request(db, ids["alice"], "req-ship", "198.51.100.1")
+        db.execute("update public.orders set status = 'processing' where id = %s", [ids["order"]])
+    for addr in ("203.0.113.5", "203.0.113.5", "203.0.113.9"):
+        with db.transaction():
+            in_request(db, None, f"req-login-{addr}", addr)
+            db.execute("select private.log_event('WARNING', 'auth', 'login_failed', 'wrong password', null, %s)",
+                       [ids["bob"]])
+    with db.transaction():
+        in_request(db, None, "req-lock", "203.0.113.9")
+        db.execute("select private.log_event('WARNING', 'auth', 'account_locked', 'locked', null, %s)", [ids["bob"]])
+    with db.transaction():
+        in_request(db, ids["alice"], "req-rotate", "198.51.100.1")
+        ids["key"] = db.execute(
+            "insert into public.aes_keys (key_label, key_value) values ('k2', 'wrapped') returning id").fetchone()[0]
+        db.execute("insert into public.key_logs (key_id, action) values (%s, 'rotated')", [ids["key"]])
+    return ids
+
+
+def test_audit_trail_shows_all_three_log_tables_with_user_names(db, story):
+    sources = db.execute(
+        "select source, count(*) from audit.audit_trail group by source order by source").fetchall()
+    assert [s for s, _ in sources] == ["key_logs", "logs", "order_logs"]
+    names = db.execute(
+        "select distinct actor_name from audit.audit_trail where request_id = 'req-ship'").fetchall()
+    assert names == [("alice",)]
+
+
+def test_who_changed_order_n_lists_its_events_in_order_with_the_actor(db, story):
+    rows = db.execute(
+        "select source, action, actor_name, request_id from audit.order_history(%s)", [story["order"]]
+    ).fetchall()
+    assert rows == [
+        ("logs", "insert", "alice", "req-order"),
+        ("order_logs", "created", "alice", "req-order"),
+        ("logs", "update", "alice", "req-ship"),
+        ("order_logs", "status_changed", "alice", "req-ship"),
+    ]
+
+
+def test_failed_logins_of_the_last_day_are_grouped_by_user_and_address(db, story):
+    rows = db.execute(
+        "select username, host(client_addr), failures, locked from audit.failed_logins() order by 2").fetchall()
+    assert rows == [("bob", "203.0.113.5", 2, False), ("bob", "203.0.113.9", 1, True)]
+
+
+def test_every_key_event_includes_key_logs_and_changes_of_the_key_row(db, story):
+    rows = db.execute("select source, action from audit.key_events(%s)", [story["key"]]).fetchall()
+    assert rows == [("logs", "insert"), ("key_logs", "rotated")]
+
+
+def test_everything_one_request_did(db, story):
+    rows = db.execute("select source, action from audit.request_trail('req-rotate')").fetchall()
+    assert rows == [("logs", "insert"), ("key_logs", "rotated")]
+
+
+def test_the_actions_of_one_user_over_a_period(db, story):
+    rows = db.execute(
+        "select action from audit.user_activity(%s, now() - interval '1 hour', now() + interval '1 hour')",
+        [story["alice"]],
+    ).fetchall()
+    assert [a for (a,) in rows] == ["insert", "created", "update", "status_changed", "insert", "rotated"]
+    assert db.execute(
+        "select count(*) from audit.user_activity(%s, now() - interval '2 days', now() - interval '1 day')",
+        [story["alice"]],
+    ).fetchone()[0] == 0
+
+
+def test_changes_made_directly_in_the_database_are_listed_with_the_login_role(db, story):
+    db.execute("update public.orders set description = 'edited in psql' where id = %s", [story["order"]])
+
+    rows = db.execute("select table_name, row_id, action, db_role from audit.direct_changes()").fetchall()
+
+    direct = [r for r in rows if r[0] == "orders"]
+    assert direct == [("orders", story["order"], "update", db.execute("select session_user").fetchone()[0])]
+
+
+# The auditor --------------------------------------------------------------------------------------------
+
+def readable(db: psycopg.Connection, role: str) -> set[str]:
+    rows = db.execute(
+        """
+        select n.nspname || '.' || c.relname from pg_catalog.pg_class c
+          join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+         where c.relkind in ('r', 'p', 'v', 'm') and n.nspname not in ('pg_catalog', 'information_schema')
+           and c.relispartition is false
+           and pg_catalog.has_table_privilege(%s, c.oid, 'select')
+        """,
+        [role],
+    ).fetchall()
+    return {name for (name,) in rows}
+
+
+def test_the_auditor_reads_exactly_the_log_tables_the_trail_and_the_seal_records(db):
+    assert readable(db, "strongroom_auditor") == {
+        "public.logs", "public.order_logs", "public.key_logs", "audit.audit_trail",
+        "audit.seal_blocks", "audit.retired_partitions",
+    }
+
+
+def test_the_auditor_runs_verify_and_the_ready_queries_but_cannot_seal(db, connect, story):
+    conn = connect(autocommit=True)
+    conn.execute("set role strongroom_auditor")
+
+    assert conn.execute("select ok from audit.verify()").fetchone() == (True,)
+    assert conn.execute("select count(*) from audit.order_history(%s)", [story["order"]]).fetchone()[0] == 4
+    assert conn.execute("select distinct actor_name from audit.order_history(%s)", [story["order"]]
+                        ).fetchall() == [("alice",)]
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("select hashed_password from public.users")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("select * from audit.seal()")
+
+
+@pytest.mark.parametrize("role", ["strongroom_user", "strongroom_admin", "strongroom_authenticator"])
+def test_other_runtime_roles_read_no_log_table(db, role):
+    assert readable(db, role) & {"public.logs", "public.order_logs", "public.key_logs", "audit.audit_trail"} == set()
+
+
+def executable_in_audit(db: psycopg.Connection, role: str) -> set[str]:
+    rows = db.execute(
+        """
+        select p.oid::regprocedure::text from pg_catalog.pg_proc p
+          join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+         where n.nspname = 'audit' and pg_catalog.has_function_privilege(%s, p.oid, 'execute')
+        """,
+        [role],
+    ).fetchall()
+    return {name for (name,) in rows}
+
+
+READY_QUERIES = {
+    "audit.order_history(integer)", "audit.failed_logins(interval)", "audit.key_events(integer)",
+    "audit.request_trail(text)", "audit.user_activity(integer,timestamp with time zone,timestamp with time zone)",
+    "audit.direct_changes(timestamp with time zone)",
+}
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("strongroom_auditor", {"audit.verify()", "audit.head()"} | READY_QUERIES),
+        ("strongroom_authenticator", {"audit.seal()", "audit.head()", "audit.record_api_calls(jsonb)"}),
+        ("strongroom_admin", {"audit.seal()", "audit.head()"}),
+        ("strongroom_user", set()),
+    ],
+)
+def test_each_runtime_role_executes_exactly_its_audit_functions(db, role, expected):
+    assert executable_in_audit(db, role) == expected
