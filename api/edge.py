@@ -126,7 +126,7 @@ class Edge:
                                               "status": status, "ms": ms, "client": client})
             route = getattr(scope.get("route"), "path", None)
             if route and route not in UNRECORDED:
-                # Flushed in batches to api.record_api_calls by the app's housekeeping task.
+                # Flushed in batches to audit.record_api_calls by the app's housekeeping task.
                 self.calls.append({"method": scope["method"], "route": route, "status": status, "duration_ms": ms,
                                    "user_id": scope["state"].get("user_id"), "request_id": request_id,
                                    "client_addr": client if IP.match(client) else None,

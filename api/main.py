@@ -39,7 +39,7 @@ NOT_MIGRATED = (psycopg.errors.UndefinedFunction, psycopg.errors.InvalidSchemaNa
 
 TITLE = "Strongroom"
 # The housekeeping calls, run when the database has them (the audit area may be absent on old databases).
-PERIODIC = ["api.record_api_calls(jsonb)", "audit.seal()", "api.purge_expired_sessions()"]
+PERIODIC = ["audit.record_api_calls(jsonb)", "audit.seal()", "api.purge_expired_sessions()"]
 
 
 def _swagger_html() -> HTMLResponse:
@@ -59,7 +59,7 @@ async def _flush_calls(app: FastAPI) -> None:
     while calls:
         batch = [calls.popleft() for _ in range(min(len(calls), 1000))]
         async with app.state.pool.connection() as conn:
-            await conn.execute("select api.record_api_calls(%s)", [Jsonb(batch)])
+            await conn.execute("select audit.record_api_calls(%s)", [Jsonb(batch)])
 
 
 async def _housekeeping(app: FastAPI, every: float) -> None:
@@ -67,11 +67,11 @@ async def _housekeeping(app: FastAPI, every: float) -> None:
     expired sessions. A failure is logged and tried again next time; requests never wait for this."""
     while True:
         await asyncio.sleep(every)
-        if "api.record_api_calls" not in app.state.periodic:
+        if "audit.record_api_calls" not in app.state.periodic:
             app.state.calls.clear()  # a database without the audit area: nothing to send them to
         for name in app.state.periodic:
             try:
-                if name == "api.record_api_calls":
+                if name == "audit.record_api_calls":
                     await _flush_calls(app)
                 else:
                     async with app.state.pool.connection() as conn:
