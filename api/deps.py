@@ -68,7 +68,6 @@ CallerConn = Annotated[Db, Depends(caller_db)]
 PublicConn = Annotated[Db, Depends(public_db)]
 TokenIssuer = Annotated[Tokens, Depends(tokens)]
 Gate = Annotated[Throttle, Depends(gate)]
-Info = Annotated[RequestInfo, Depends(request_info)]
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", pattern=r"^[\x21-\x7e]{1,255}$",

@@ -10,10 +10,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from psycopg import AsyncConnection
 from pydantic import ValidationError
 
+from api.db import Db
 from api.deps import CallerConn, Gate, PublicConn, TokenIssuer
 from api.errors import PROTECTED, PUBLIC, Problem, not_authenticated, responses
 from api.models import Email, Name, Out, Password, Strict, text
@@ -98,27 +100,30 @@ async def _credentials(request: Request) -> Credentials:
             return Credentials.model_validate({"username": form.get("username"), "password": form.get("password")})
         return Credentials.model_validate_json(await request.body())
     except ValidationError as invalid:
-        from fastapi.exceptions import RequestValidationError
-
         raise RequestValidationError(invalid.errors(include_input=False)) from None
 
 
+# The body is read by _credentials (two media types), so OpenAPI is told its schema here.
 LOGIN_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/Credentials"}},
-            "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/Credentials"}},
+            "application/json": {"schema": Credentials.model_json_schema()},
+            "application/x-www-form-urlencoded": {"schema": Credentials.model_json_schema()},
         },
     }
 }
+
+
+def _pepper(db: Db) -> str | None:
+    return db.settings.pepper.get_secret_value() if db.settings.pepper else None
 
 
 @router.post("/register", status_code=201, summary="Create an account (role user)",
              responses={**PUBLIC, **responses(409, 429)})
 async def register(body: Registration, db: PublicConn, gate: Gate) -> Account:
     gate.check(db.info.client_addr, body.username)
-    pepper = db.settings.pepper.get_secret_value() if db.settings.pepper else None
+    pepper = _pepper(db)
     return Account.model_validate(await db.call_one("api.register", body.username, body.password, pepper, body.email))
 
 
@@ -127,7 +132,7 @@ async def register(body: Registration, db: PublicConn, gate: Gate) -> Account:
 async def login(body: Annotated[Credentials, Depends(_credentials)], db: PublicConn, gate: Gate,
                 tokens: TokenIssuer) -> TokenPair:
     gate.check(db.info.client_addr, body.username)
-    pepper = db.settings.pepper.get_secret_value() if db.settings.pepper else None
+    pepper = _pepper(db)
     jti = new_jti()
     ttl = f"{tokens.refresh_seconds} seconds"
 
@@ -183,7 +188,7 @@ async def me(db: CallerConn) -> Me:
 @router.put("/me/password", summary="Change the password; every older token is revoked, new ones returned",
             responses={**PROTECTED, **responses(429)})
 async def change_password(body: NewPassword, db: CallerConn, tokens: TokenIssuer) -> TokenPair:
-    pepper = db.settings.pepper.get_secret_value() if db.settings.pepper else None
+    pepper = _pepper(db)
     assert db.caller is not None
     refresh = tokens.refresh(db.caller.user_id)
     ttl = f"{tokens.refresh_seconds} seconds"

@@ -142,3 +142,22 @@ def test_cors_allows_only_the_configured_origins(make_client: Callable[..., Test
 
     assert allowed.headers["access-control-allow-origin"] == "https://app.example"
     assert "access-control-allow-origin" not in refused.headers
+
+
+def test_every_reference_in_the_openapi_document_resolves(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    refs: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                refs.append(node["$ref"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    names = set(schema["components"]["schemas"])
+    assert refs and [r for r in refs if r.removeprefix("#/components/schemas/") not in names] == []
