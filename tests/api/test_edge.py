@@ -161,3 +161,19 @@ def test_every_reference_in_the_openapi_document_resolves(client: TestClient) ->
     walk(schema)
     names = set(schema["components"]["schemas"])
     assert refs and [r for r in refs if r.removeprefix("#/components/schemas/") not in names] == []
+
+
+def test_every_protected_operation_is_401_without_a_token(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    checked = 0
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if not operation.get("security"):
+                continue
+            url = path.replace("{order_id}", "1").replace("{entry_id}", "1").replace("{item_id}", "1") \
+                .replace("{key_id}", "1").replace("{user_id}", "1").replace("{website}", "example.org")
+            response = client.request(method.upper(), url, json={})
+            assert (response.status_code, response.headers.get("www-authenticate")) == (401, "Bearer"), \
+                f"{method.upper()} {path}"
+            checked += 1
+    assert checked >= 25
