@@ -1,21 +1,167 @@
-"""The API's connection pool: the authenticator role, one pool per process."""
+"""The API's connection pool (the authenticator role) and the one way a request reaches PostgreSQL.
+
+Every call is one short transaction: BEGIN, `api.begin_request(...)` (switches to the caller's role, refuses
+a stale token), the master key only for calls that decrypt or encrypt, `transaction_read_only` for reads,
+the one `api` function, COMMIT. The COMMIT has succeeded before a route returns, so a failed commit reaches
+the client as an error, never as a 200 for lost work. Serialization failures and deadlocks re-run the whole
+transaction a bounded number of times. Statements are pipelined: two round trips per call.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import psycopg
+import psycopg.errors
+from psycopg import AsyncConnection, sql
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel
 
 from api.database import resolve
+from api.errors import Problem
+from api.security import Caller
 from api.settings import Settings
+
+RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
+
+CONTEXT = (
+    "select api.begin_request(%s, %s, %s, %s, %s::inet),"
+    " pg_catalog.set_config('strongroom.master_key', %s, true),"
+    " pg_catalog.set_config('transaction_read_only', %s, true)"
+)
+ANONYMOUS_CONTEXT = (
+    "select pg_catalog.set_config('strongroom.request_id', %s, true),"
+    " pg_catalog.set_config('strongroom.client_addr', %s, true),"
+    " pg_catalog.set_config('strongroom.master_key', %s, true),"
+    " pg_catalog.set_config('transaction_read_only', %s, true)"
+)
+CLAIM = "select state, status, response from api.claim_idempotency_key(%s, %s, %s::interval)"
+SAVE = "select api.save_idempotent_response(%s, %s, %s::jsonb)"
 
 
 def make_pool(settings: Settings) -> AsyncConnectionPool:
     target = resolve(settings)
+    timeouts = ("-c timezone=UTC"
+                f" -c statement_timeout={settings.statement_timeout_ms}"
+                f" -c lock_timeout={settings.statement_timeout_ms}"
+                f" -c idle_in_transaction_session_timeout={settings.statement_timeout_ms * 2}")
     return AsyncConnectionPool(
         target.api_dsn,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         open=False,
+        timeout=settings.pool_timeout_seconds,
         # A connection that died with a database restart is replaced before a request gets it.
         check=AsyncConnectionPool.check_connection,
-        kwargs={"application_name": "strongroom-api"},
+        kwargs={"application_name": "strongroom-api", "options": timeouts},
     )
+
+
+@cache
+def call_sql(function: str, nargs: int, returns_set: bool) -> sql.Composed:
+    """`select * from api.fn(%s, ...)`; the name is always a literal of our code, never input."""
+    schema, name = function.split(".")
+    placeholders = sql.SQL(", ").join([sql.Placeholder()] * nargs)
+    return sql.SQL("select * from {}.{}({})").format(sql.Identifier(schema), sql.Identifier(name), placeholders)
+
+
+@dataclass
+class RequestInfo:
+    request_id: str
+    client_addr: str | None
+
+
+Work = Callable[[AsyncConnection[Any]], Awaitable[Any]]
+
+
+class Db:
+    """What a route talks to: the pool, the caller (if any) and the request's id and address."""
+
+    def __init__(self, pool: AsyncConnectionPool, settings: Settings, caller: Caller | None,
+                 info: RequestInfo) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.caller = caller
+        self.info = info
+
+    def _context(self, read_only: bool, crypto: bool) -> tuple[str, list[Any]]:
+        key = self.settings.master_key.get_secret_value() if crypto and self.settings.master_key else ""
+        flag = "on" if read_only else "off"
+        if self.caller is None:
+            return ANONYMOUS_CONTEXT, [self.info.request_id, self.info.client_addr or "", key, flag]
+        c = self.caller
+        return CONTEXT, [c.user_id, c.role, c.token_version, self.info.request_id, self.info.client_addr, key, flag]
+
+    async def transaction(self, work: Work, *, read_only: bool, crypto: bool) -> Any:
+        """Run `work` in one committed transaction with the request context set; retry what may be retried."""
+        query, params = self._context(read_only, crypto)
+        attempts = self.settings.transaction_retries + 1
+        for attempt in range(attempts):
+            try:
+                async with self.pool.connection() as conn:
+                    async with conn.pipeline(), conn.transaction():
+                        await conn.execute(query, params)
+                        result = await work(conn)
+                    # Leaving the pipeline block has synced the COMMIT: it succeeded.
+                    return result
+            except RETRYABLE:
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(random.uniform(0.005, 0.02) * (attempt + 1))  # noqa: S311 - jitter, not a secret
+        raise AssertionError("unreachable")
+
+    async def call_all(self, function: str, *args: Any, read_only: bool = True,
+                       crypto: bool = False) -> list[dict[str, Any]]:
+        """Every row the function returns."""
+        async def work(conn: AsyncConnection[Any]) -> list[dict[str, Any]]:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(call_sql(function, len(args), True), args)
+            return await cur.fetchall()
+
+        rows: list[dict[str, Any]] = await self.transaction(work, read_only=read_only, crypto=crypto)
+        return rows
+
+    async def call_one(self, function: str, *args: Any, read_only: bool = False,
+                       crypto: bool = False) -> dict[str, Any]:
+        """The function's one row; no row is a 404 (the SQL decided the caller may not see it)."""
+        rows = await self.call_all(function, *args, read_only=read_only, crypto=crypto)
+        if not rows:
+            raise Problem(404, "not_found", "Not found.")
+        return rows[0]
+
+    async def create[M: BaseModel](self, model: type[M], key: str | None, function: str, *args: Any,
+                                   crypto: bool = False) -> M:
+        """Call a function that creates something, at most once per Idempotency-Key.
+
+        The key is claimed in the same transaction as the write and the answer stored with it, so a retry
+        gets the first answer and creates nothing; the stored answer is the response model (no secret).
+        """
+        if key is None:
+            return model.model_validate(await self.call_one(function, *args, crypto=crypto))
+        fingerprint = hashlib.sha256(json.dumps([function, *args], default=str).encode()).digest()
+        ttl = f"{self.settings.idempotency_hours} hours"
+
+        async def work(conn: AsyncConnection[Any]) -> M:
+            claim = await conn.execute(CLAIM, [key, fingerprint, ttl])
+            state, _status, response = await claim.fetchone() or (None, None, None)
+            if state == "replay":
+                return model.model_validate(response)
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(call_sql(function, len(args), True), args)
+            row = await cur.fetchone()
+            if row is None:
+                raise Problem(404, "not_found", "Not found.")
+            answer = model.model_validate(row)
+            await conn.execute(SAVE, [key, 201, answer.model_dump_json()])
+            return answer
+
+        result: M = await self.transaction(work, read_only=False, crypto=crypto)
+        return result

@@ -61,6 +61,31 @@ class Settings(BaseSettings):
     pool_min_size: int = Field(default=2, ge=1)
     pool_max_size: int = Field(default=10, ge=1)
 
+    # The REST API ---------------------------------------------------------------------------------
+    jwt_issuer: str = Field(default="strongroom", description="`iss` of the tokens the API issues and accepts.")
+    jwt_audience: str = Field(default="strongroom-api", description="`aud` of the tokens the API issues and accepts.")
+    access_token_minutes: int = Field(default=15, ge=1, le=60, description="Lifetime of an access token.")
+    refresh_token_days: int = Field(default=14, ge=1, le=90, description="Lifetime of a refresh token (single use).")
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024,
+                                description="Larger request bodies get 413.")
+    login_rate_per_minute: int = Field(default=10, ge=1,
+                                       description="Login/register attempts per client address and per "
+                                       "username per minute (per API process), before any crypt() runs.")
+    cors_origins: list[str] = Field(default_factory=list,
+                                    description="Origins allowed by CORS; empty (the default) turns CORS off.")
+    idempotency_hours: int = Field(default=24, ge=1, le=24 * 30,
+                                   description="How long an Idempotency-Key is remembered.")
+    pool_timeout_seconds: float = Field(default=2.0, gt=0, le=60,
+                                        description="Longest wait for a database connection before 503.")
+    statement_timeout_ms: int = Field(default=5000, ge=100, description="Longest SQL statement before 503.")
+    transaction_retries: int = Field(default=3, ge=0, le=10,
+                                     description="Retries of a transaction that hit a serialization failure "
+                                     "or a deadlock.")
+    audit_seal_seconds: float = Field(default=5.0, gt=0, description="How often the API seals the audit logs.")
+    hsts_seconds: int = Field(default=31536000, ge=0,
+                              description="Strict-Transport-Security max-age, sent on HTTPS requests only.")
+    # -----------------------------------------------------------------------------------------------
+
     master_key: SecretStr | None = None
     jwt_secret: SecretStr | None = None
     pepper: SecretStr | None = None

@@ -7,7 +7,7 @@
 --
 -- Field encryption is pgp_sym_encrypt(value, data_key, 'cipher-algo=aes256, s2k-mode=1'): the data key is
 -- random, so iterated S2K would only cost time. pgcrypto's OpenPGP mode is CFB with a SHA-1 MDC, not an
--- AEAD: an accepted deviation (docs/keys.md). To bind a ciphertext to its place, the place
+-- AEAD: an accepted deviation (README, "Keys and rotation"). To bind a ciphertext to its place, the place
 -- (table.column/owner/row id) is part of the password it is encrypted with, so a ciphertext copied into
 -- another row or column fails pgcrypto's integrity check, like an altered one, and the api functions
 -- report SRK05 instead of showing someone else's data.

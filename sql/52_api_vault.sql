@@ -181,13 +181,14 @@ begin
     if p_digits then v_classes := v_classes || '0123456789'::text; end if;
     if p_symbols then v_classes := v_classes || '!#$%&()*+,-./:;<=>?@[]^_{|}~'::text; end if;
     if p_exclude_lookalikes then
-        select pg_catalog.array_agg(pg_catalog.translate(c, '0Oo1lI|', '')) into v_classes
+        -- array_agg over no classes is null, not empty: coalesce, or the check below never fires.
+        select coalesce(pg_catalog.array_agg(pg_catalog.translate(c, '0Oo1lI|', '')), '{}') into v_classes
           from pg_catalog.unnest(v_classes) c;
     end if;
     if p_length is null or p_length < 8 or p_length > 128 then
         raise exception 'a password is 8 to 128 characters long, not %', p_length using errcode = 'SRP52';
     end if;
-    if pg_catalog.cardinality(v_classes) = 0 then
+    if coalesce(pg_catalog.cardinality(v_classes), 0) = 0 then
         raise exception 'choose at least one character class' using errcode = 'SRP52';
     end if;
     v_alphabet := pg_catalog.array_to_string(v_classes, '');

@@ -152,7 +152,7 @@ comment on procedure api.reencrypt(integer, interval) is
     'Moves every row on an old key to the active key in batches of p_batch_size, COMMIT per batch, '
     'progress in key_logs (rows left counted at most once per p_count_every); ends with a sweep that waits '
     'for rows writers held. Resumable: run it again. CALL outside a transaction block with '
-    'strongroom.master_key set at session level (docs/keys.md). '
+    'strongroom.master_key set at session level (README, "Keys and rotation"). '
     'It COMMITs, so no SET clause: every name in it is schema-qualified.';
 
 

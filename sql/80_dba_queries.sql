@@ -1,4 +1,4 @@
--- The DBA's view of the audit trail, and the ready queries (documented in docs/auditing.md).
+-- The DBA's view of the audit trail, and the ready queries (documented in the README, "For DBAs: auditing").
 --
 -- audit.audit_trail puts the three log tables in one shape, with user names, so "who did what, when,
 -- from where" is one SELECT. The view and the ready queries below run with the caller's rights

@@ -83,3 +83,19 @@ grant execute on function api.log_client_event(text, text, text, jsonb),
     api.list_logs(bigint, integer, text, text, text, timestamptz, timestamptz)
     to strongroom_user, strongroom_admin, strongroom_auditor;
 grant execute on function audit.record_api_calls(jsonb) to strongroom_authenticator;
+
+-- API support (sql/60_api_sessions.sql) ------------------------------------------------------------
+-- The authenticator, before any caller is known: the error table, opening and refreshing sessions
+-- (login and refresh present their own credentials), and housekeeping.
+grant execute on function api.error_codes() to strongroom_authenticator;
+grant execute on function api.open_session(int, int, bytea, interval) to strongroom_authenticator;
+grant execute on function api.refresh_session(bytea, bytea, interval) to strongroom_authenticator;
+grant execute on function api.purge_expired_sessions() to strongroom_authenticator;
+-- Callers: their own sessions and idempotency keys (the functions check private.caller_id()).
+grant execute on function api.end_session(bytea) to strongroom_user, strongroom_admin, strongroom_auditor;
+grant execute on function api.open_own_session(bytea, interval) to strongroom_user, strongroom_admin, strongroom_auditor;
+grant execute on function api.claim_idempotency_key(text, bytea, interval)
+    to strongroom_user, strongroom_admin, strongroom_auditor;
+grant execute on function api.save_idempotent_response(text, int, jsonb)
+    to strongroom_user, strongroom_admin, strongroom_auditor;
+grant execute on function api.order_history(integer) to strongroom_user, strongroom_admin;

@@ -12,6 +12,8 @@ CALLER_ROLES = ("strongroom_user", "strongroom_admin", "strongroom_auditor")
 RUNTIME_ROLES = ("strongroom_authenticator", *CALLER_ROLES)
 # What the API may do before a caller exists: start a request, register, log in, check readiness.
 AUTHENTICATOR_API = {"begin_request", "register", "login", "installed_code"}
+# API support (sql/60_api_sessions.sql): the error table, opening and refreshing sessions, housekeeping.
+AUTHENTICATOR_API |= {"error_codes", "open_session", "refresh_session", "purge_expired_sessions"}
 # The one private function a runtime role runs: begin_request's check of the caller, as the authenticator.
 AUTHENTICATOR_PRIVATE = {"verify_caller"}
 # The auditor's read-only window: the log tables, and whatever the audit schema shows.

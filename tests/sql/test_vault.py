@@ -143,9 +143,10 @@ def test_a_length_outside_8_to_128_is_refused(db, length):
         generate(db, length)
 
 
-def test_no_class_at_all_is_refused(db):
+@pytest.mark.parametrize("lookalikes", [False, True])
+def test_no_class_at_all_is_refused(db, lookalikes):
     with raises_sqlstate("SRP52"):
-        generate(db, 20, False, False, False, False)
+        generate(db, 20, False, False, False, False, lookalikes=lookalikes)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,75 @@
+"""The typed dependencies routes declare: who calls, the database handle, the Idempotency-Key.
+
+    CurrentUser     the verified access token (401 with WWW-Authenticate: Bearer otherwise)
+    CallerConn      a Db whose calls run as that caller (api.begin_request first in each transaction)
+    PublicConn      a Db for the routes that come before a token: register, login, refresh
+    IdempotencyKey  the optional Idempotency-Key header, checked for form
+    Gate            the login/register throttle
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from api.db import Db, RequestInfo
+from api.errors import not_authenticated
+from api.security import Caller, Tokens
+from api.throttle import Throttle
+
+# The lock in Swagger UI, and its Authorize form posting username/password to /login.
+oauth2 = OAuth2PasswordBearer(tokenUrl="login", auto_error=False, scheme_name="bearer",
+                              description="Log in with your username and password; the API returns a bearer token.")
+
+
+def request_info(request: Request) -> RequestInfo:
+    """The request id and the client's address (only if it is an IP address: it goes to an inet)."""
+    client = request.client.host if request.client else None
+    try:
+        address = str(ipaddress.ip_address(client)) if client else None
+    except ValueError:
+        address = None
+    return RequestInfo(request_id=request.state.request_id, client_addr=address)
+
+
+def tokens(request: Request) -> Tokens:
+    issuer: Tokens = request.app.state.tokens
+    return issuer
+
+
+def current_user(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Caller:
+    if not token:
+        raise not_authenticated()
+    caller = tokens(request).verify_access(token)
+    request.state.user_id = caller.user_id  # for the API-call record, never for a decision
+    return caller
+
+
+CurrentUser = Annotated[Caller, Depends(current_user)]
+
+
+def caller_db(request: Request, caller: CurrentUser) -> Db:
+    return Db(request.app.state.pool, request.app.state.settings, caller, request_info(request))
+
+
+def public_db(request: Request) -> Db:
+    return Db(request.app.state.pool, request.app.state.settings, None, request_info(request))
+
+
+def gate(request: Request) -> Throttle:
+    throttle: Throttle = request.app.state.throttle
+    return throttle
+
+
+CallerConn = Annotated[Db, Depends(caller_db)]
+PublicConn = Annotated[Db, Depends(public_db)]
+TokenIssuer = Annotated[Tokens, Depends(tokens)]
+Gate = Annotated[Throttle, Depends(gate)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", pattern=r"^[\x21-\x7e]{1,255}$",
+           description="Makes a creating POST safe to retry: the same key and body return the first answer."),
+]

@@ -1,0 +1,169 @@
+"""What every HTTP request passes through first: request id, body limit, security headers, access log.
+
+A plain ASGI middleware (no per-request task or body buffering): it costs a few dictionary operations.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import re
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.exceptions import HTTPException
+
+from api.settings import Settings
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+UNRECORDED = frozenset({"/health", "/ready", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
+IP = re.compile(r"^[0-9a-fA-F:.]{2,45}$")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+access_log = logging.getLogger("strongroom.access")
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+
+def docs_csp(inline_script: str) -> str:
+    """The policy of /docs: Swagger UI from its CDN, our one inline script by hash, API calls to ourselves."""
+    digest = base64.b64encode(hashlib.sha256(inline_script.encode()).digest()).decode()
+    return (f"default-src 'none'; script-src https://cdn.jsdelivr.net 'sha256-{digest}'; "
+            "style-src https://cdn.jsdelivr.net 'unsafe-inline'; img-src 'self' data: https://fastapi.tiangolo.com; "
+            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+
+class Edge:
+    """Request id, body size limit, security headers and one JSON access-log line per request."""
+
+    def __init__(self, app: ASGIApp, settings: Settings, docs_policy: dict[str, str],
+                 calls: deque[dict[str, Any]]) -> None:
+        self.app = app
+        self.calls = calls
+        self.limit = settings.max_body_bytes
+        self.hsts = f"max-age={settings.hsts_seconds}; includeSubDomains" if settings.hsts_seconds else None
+        self.docs_policy = docs_policy
+        base = {
+            b"cache-control": b"no-store",
+            b"x-content-type-options": b"nosniff",
+            b"referrer-policy": b"no-referrer",
+            b"x-frame-options": b"DENY",
+            b"cross-origin-opener-policy": b"same-origin",
+            b"permissions-policy": b"camera=(), microphone=(), geolocation=()",
+        }
+        self.base_headers = list(base.items())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = ""
+        declared = -1
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                candidate = value.decode("latin-1")
+                if REQUEST_ID.match(candidate):
+                    request_id = candidate
+            elif name == b"content-length":
+                declared = int(value) if value.isdigit() else -1
+        request_id = request_id or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        path: str = scope["path"]
+        csp = self.docs_policy.get(path, API_CSP).encode()
+        extra = [*self.base_headers, (b"content-security-policy", csp), (b"x-request-id", request_id.encode())]
+        if self.hsts and scope.get("scheme") == "https":
+            extra.append((b"strict-transport-security", self.hsts.encode()))
+        status = 0
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []),
+                                      *((n, v) for n, v in extra if n not in present)]
+            await send(message)
+
+        seen = 0
+        limit = self.limit
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise HTTPException(413, f"The request body is larger than {limit} bytes.")
+            return message
+
+        try:
+            if declared > limit:
+                await self._problem(scope, send_with_headers, request_id, 413, "request_body_too_large",
+                                    "Request body too large", f"The request body is larger than {limit} bytes.")
+            else:
+                await self.app(scope, limited_receive, send_with_headers)
+        except Exception as error:
+            # Only what no handler turned into a problem reaches here: answer 500, log the type only.
+            access_log.error("unhandled error", extra={"request_id": request_id, "error": type(error).__name__})
+            if status == 0:
+                await self._problem(scope, send_with_headers, request_id, 500, "internal", "Internal error",
+                                    "Something went wrong on our side.")
+        finally:
+            ms = round((time.perf_counter() - started) * 1000, 2)
+            client = (scope.get("client") or ("", 0))[0]
+            access_log.info("request", extra={"request_id": request_id, "method": scope["method"], "path": path,
+                                              "status": status, "ms": ms, "client": client})
+            route = getattr(scope.get("route"), "path", None)
+            if route and route not in UNRECORDED:
+                # Flushed in batches to audit.record_api_calls by the app's housekeeping task.
+                self.calls.append({"method": scope["method"], "route": route, "status": status, "duration_ms": ms,
+                                   "user_id": scope["state"].get("user_id"), "request_id": request_id,
+                                   "client_addr": client if IP.match(client) else None,
+                                   "at": datetime.now(UTC).isoformat()})
+
+    async def _problem(self, scope: Scope, send: Send, request_id: str, status: int, name: str, title: str,
+                       detail: str) -> None:
+        body = json.dumps({
+            "type": f"urn:strongroom:problem:{name}", "title": title, "status": status, "detail": detail,
+            "code": name, "instance": scope["path"], "request_id": request_id,
+        }).encode()
+        await send({"type": "http.response.start", "status": status, "headers": [
+            (b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the record's extra fields."""
+
+    SKIP = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "color_message"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname,
+                                "logger": record.name, "msg": record.getMessage()}
+        line.update({k: v for k, v in vars(record).items() if k not in self.SKIP})
+        if record.exc_info and record.exc_info[0] is not None:
+            line["error"] = record.exc_info[0].__name__  # the type only: a traceback may quote a secret
+        return json.dumps(line, default=str)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """JSON lines on stderr for the API's own loggers; no token, password or secret is ever logged."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLines())
+    for name in ("strongroom", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level)
+        logger.propagate = False

@@ -1,0 +1,81 @@
+"""Data keys (administrators): status, rotation, re-encryption in batches, retirement. Never key material."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from api.deps import CallerConn
+from api.errors import PROTECTED, responses
+from api.models import ObjectId, Out, Strict
+
+router = APIRouter(prefix="/aes", tags=["keys"])
+
+
+class KeyStatus(Out):
+    id: int
+    key_label: str
+    state: str
+    created_at: datetime | None = None
+    rotated_at: datetime | None = None
+    retired_at: datetime | None = None
+    entries_rows: int
+    orders_rows: int
+    vault_rows: int
+    total_rows: int
+
+
+class Rotated(Out):
+    old_key_id: int | None
+    new_key_id: int
+
+
+class ReencryptRequest(Strict):
+    batch_size: Annotated[int, Field(ge=1, le=10_000)] = 500
+    batches: Annotated[int, Field(ge=1, le=100)] = 10
+
+
+class Progress(Out):
+    batches: int
+    moved: int
+    rows_left: int
+
+
+class Retired(Out):
+    id: int
+    state: str
+    retired_at: datetime | None = None
+
+
+@router.get("/keys", summary="Every data key's state and how many rows use it", responses=PROTECTED)
+async def key_status(db: CallerConn) -> list[KeyStatus]:
+    return [KeyStatus.model_validate(r) for r in await db.call_all("api.key_status")]
+
+
+@router.post("/rotate", summary="Make a new active data key; old ciphertext still decrypts",
+             responses={**PROTECTED, **responses(409)})
+async def rotate(db: CallerConn) -> Rotated:
+    return Rotated.model_validate(await db.call_one("api.rotate_key", crypto=True))
+
+
+@router.post("/reencrypt", summary="Move rows to the active key: up to `batches` batches, each committed",
+             responses=PROTECTED)
+async def reencrypt(body: ReencryptRequest, db: CallerConn) -> Progress:
+    # Each batch is its own short transaction (what the procedure is designed for), so writers go on.
+    moved, left, done = 0, 0, 0
+    for done in range(1, body.batches + 1):  # noqa: B007 - the count is reported
+        row = await db.call_one("api.reencrypt_batch", body.batch_size, False, crypto=True)
+        moved += row["moved"]
+        left = row["rows_left"]
+        if row["moved"] == 0 or left == 0:
+            break
+    return Progress(batches=done, moved=moved, rows_left=left)
+
+
+@router.post("/keys/{key_id}/retire", summary="Destroy a decrypt-only key that no row uses",
+             responses={**PROTECTED, **responses(404, 409)})
+async def retire(key_id: ObjectId, db: CallerConn) -> Retired:
+    return Retired.model_validate(await db.call_one("api.retire_key", key_id))

@@ -1,0 +1,116 @@
+"""Tokens: HS256 JWTs, pinned, with every claim the API relies on required and checked.
+
+An access token says who calls (`sub`), as which role (`role`) and with which token version (`ver`); the
+database refuses a stale version (api.begin_request), so logout everywhere, a password change, a role change
+or disabling the account revoke every token at once. A refresh token is a JWT of `typ` "refresh" whose `jti`
+is stored only as a SHA-256 in PostgreSQL (api.open_session / api.refresh_session): single use, in families.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import jwt
+
+from api.errors import not_authenticated
+from api.settings import Settings, check_secret
+
+ALGORITHM = "HS256"
+ACCESS = "access"
+REFRESH = "refresh"
+REQUIRED = ["exp", "iat", "sub", "jti", "iss", "aud", "typ"]
+ROLES = ("user", "admin", "auditor")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The verified claims of an access token."""
+
+    user_id: int
+    role: str
+    token_version: int
+    jti: str
+
+
+@dataclass(frozen=True)
+class RefreshClaims:
+    user_id: int
+    jti: str
+
+
+@dataclass(frozen=True)
+class Issued:
+    token: str
+    jti: str
+    expires_in: int
+
+
+class Tokens:
+    """Signs and verifies the API's tokens with the JWT secret."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._key = check_secret("STRONGROOM_JWT_SECRET", settings.jwt_secret)
+        self.issuer = settings.jwt_issuer
+        self.audience = settings.jwt_audience
+        self.access_seconds = settings.access_token_minutes * 60
+        self.refresh_seconds = settings.refresh_token_days * 86400
+
+    def _sign(self, claims: dict[str, Any]) -> str:
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"typ": "JWT"})
+
+    def _claims(self, user_id: int, typ: str, seconds: int) -> dict[str, Any]:
+        now = int(time.time())
+        return {"iss": self.issuer, "aud": self.audience, "sub": str(user_id), "iat": now, "nbf": now,
+                "exp": now + seconds, "jti": new_jti(), "typ": typ}
+
+    def access(self, user_id: int, role: str, token_version: int) -> Issued:
+        claims = self._claims(user_id, ACCESS, self.access_seconds) | {"role": role, "ver": token_version}
+        return Issued(self._sign(claims), claims["jti"], self.access_seconds)
+
+    def refresh(self, user_id: int, jti: str | None = None) -> Issued:
+        """A refresh token; `jti` when its hash was already stored (a login stores it before the user is known)."""
+        claims = self._claims(user_id, REFRESH, self.refresh_seconds) | ({"jti": jti} if jti else {})
+        return Issued(self._sign(claims), claims["jti"], self.refresh_seconds)
+
+    def _decode(self, token: str, typ: Literal["access", "refresh"]) -> dict[str, Any]:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token, self._key, algorithms=[ALGORITHM], audience=self.audience, issuer=self.issuer,
+                options={"require": REQUIRED, "verify_signature": True, "verify_exp": True,
+                         "verify_nbf": True, "verify_iat": True, "verify_aud": True, "verify_iss": True},
+                leeway=0,
+            )
+        except jwt.PyJWTError:
+            raise not_authenticated("The token is invalid or expired.") from None
+        if claims.get("typ") != typ:
+            raise not_authenticated(f"This is not an {typ} token." if typ == ACCESS else "This is not a refresh token.")
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not sub.isdigit() or not 0 < int(sub) < 2**31:
+            raise not_authenticated("The token is invalid or expired.")
+        if not isinstance(claims.get("jti"), str):
+            raise not_authenticated("The token is invalid or expired.")
+        return claims
+
+    def verify_access(self, token: str) -> Caller:
+        claims = self._decode(token, ACCESS)
+        role, version = claims.get("role"), claims.get("ver")
+        if role not in ROLES or type(version) is not int or not 0 < version < 2**31:
+            raise not_authenticated("The token is invalid or expired.")
+        return Caller(int(claims["sub"]), str(role), version, str(claims["jti"]))
+
+    def verify_refresh(self, token: str) -> RefreshClaims:
+        claims = self._decode(token, REFRESH)
+        return RefreshClaims(int(claims["sub"]), str(claims["jti"]))
+
+
+def new_jti() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(jti: str) -> bytes:
+    """What PostgreSQL stores of a refresh token: a SHA-256, never the token."""
+    return hashlib.sha256(jti.encode()).digest()

@@ -1,0 +1,169 @@
+"""Fixtures of the API tests: the app in-process (TestClient, lifespan included) or a real uvicorn.
+
+Both log in as the authenticator role to this test's fresh clone of the template database.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from api.main import create_app
+from api.settings import Settings
+from tests.plugin import PgInfo, free_port
+
+PASSWORD = "correct horse battery staple"
+
+
+def _secret() -> str:
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+@pytest.fixture(scope="session")
+def api_secrets() -> dict[str, str]:
+    """The three server secrets for this session; the master key is the one the template was migrated with."""
+    return {
+        "STRONGROOM_MASTER_KEY": os.environ.get("STRONGROOM_TEST_MASTER_KEY") or _secret(),
+        "STRONGROOM_JWT_SECRET": _secret(),
+        "STRONGROOM_PEPPER": _secret(),
+    }
+
+
+@pytest.fixture
+def api_settings(pg: PgInfo, db: psycopg.Connection, api_secrets: dict[str, str], tmp_path: Path) -> Settings:
+    dbname = db.info.dbname
+    # The first data key, wrapped by this session's master key (what `strongroom db migrate` does).
+    with db.transaction():
+        db.execute("select set_config('strongroom.master_key', %s, true)", [api_secrets["STRONGROOM_MASTER_KEY"]])
+        if db.execute("select to_regprocedure('private.ensure_active_key()') is not null").fetchone() == (True,):
+            db.execute("select private.ensure_active_key()")
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        home=tmp_path,
+        database_url=pg.dsn(dbname),
+        api_database_url=pg.dsn(dbname, user="strongroom_authenticator"),
+        master_key=SecretStr(api_secrets["STRONGROOM_MASTER_KEY"]),
+        jwt_secret=SecretStr(api_secrets["STRONGROOM_JWT_SECRET"]),
+        pepper=SecretStr(api_secrets["STRONGROOM_PEPPER"]),
+        pool_min_size=1,
+        pool_max_size=4,
+        login_rate_per_minute=1000,
+    )
+
+
+@pytest.fixture
+def make_client(api_settings: Settings) -> Iterator[Callable[..., TestClient]]:
+    """`make_client(**overrides)`: the app in-process with settings changed; closed at teardown."""
+    opened: list[TestClient] = []
+
+    def _make(**overrides: Any) -> TestClient:
+        client = TestClient(create_app(api_settings.model_copy(update=overrides)), raise_server_exceptions=False)
+        client.__enter__()
+        opened.append(client)
+        return client
+
+    yield _make
+    for client in opened:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client()
+
+
+def register(client: TestClient, username: str, password: str = PASSWORD) -> dict[str, Any]:
+    response = client.post("/register", json={"username": username, "password": password})
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def login(client: TestClient, username: str, password: str = PASSWORD) -> dict[str, Any]:
+    response = client.post("/login", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def bearer(tokens: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+@pytest.fixture
+def user(client: TestClient) -> Callable[[str], dict[str, str]]:
+    """`user(name)`: register and log in a user; returns the Authorization header."""
+
+    def _user(name: str) -> dict[str, str]:
+        register(client, name)
+        return bearer(login(client, name))
+
+    return _user
+
+
+@pytest.fixture
+def admin(client: TestClient, db: psycopg.Connection) -> dict[str, str]:
+    """An administrator's Authorization header (made one by a DBA, as the README says)."""
+    register(client, "root-admin")
+    db.execute("update public.users set role = 'admin' where username = 'root-admin'")
+    return bearer(login(client, "root-admin"))
+
+
+class LiveApi:
+    """A real uvicorn serving the app against this test's database."""
+
+    def __init__(self, process: subprocess.Popen[bytes], base: str) -> None:
+        self.process = process
+        self.base = base
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+
+@pytest.fixture
+def live_api(api_settings: Settings, api_secrets: dict[str, str]) -> Iterator[Callable[..., LiveApi]]:
+    """`live_api(**env)`: start uvicorn on a free port with extra STRONGROOM_* settings; stopped at teardown."""
+    started: list[LiveApi] = []
+
+    def _start(**extra: str) -> LiveApi:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
+        env.update(api_secrets)
+        env.update(DATABASE_URL=str(api_settings.database_url),
+                   STRONGROOM_API_DATABASE_URL=str(api_settings.api_database_url),
+                   STRONGROOM_HOME=str(api_settings.home), STRONGROOM_LOGIN_RATE_PER_MINUTE="1000")
+        env.update({f"STRONGROOM_{k.upper()}": v for k, v in extra.items()})
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port),
+             "--no-access-log", "--timeout-graceful-shutdown", "10"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        live = LiveApi(process, f"http://127.0.0.1:{port}")
+        started.append(live)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{live.base}/health", timeout=1)
+                return live
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("uvicorn did not start")
+
+    yield _start
+    for live in started:
+        live.stop()
