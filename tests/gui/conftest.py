@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.gui.harness import LiveServer, Robot, virtual_display
+from tests.gui.realapi import api_secrets, api_settings, make_admin, real_api  # noqa: F401 - the real API's fixtures
 
 
 @pytest.fixture(scope="session")
