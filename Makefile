@@ -9,7 +9,7 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 python3; do \
 PG_BINDIR ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test test-sql lint bench clean
+.PHONY: help venv run test test-sql lint bench clean gui-deps gui screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,7 +30,7 @@ run: venv ## start the database, migrate, and serve the API in the foreground
 	@echo "The database keeps running after Ctrl-C; stop it with: $(VENV)/bin/strongroom db stop"
 	$(VENV)/bin/strongroom serve
 
-test: venv ## run the whole test suite against a real PostgreSQL
+test: venv gui-deps ## run the whole test suite against a real PostgreSQL
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest $(if $(PG_BINDIR),--pg-bindir=$(PG_BINDIR)) $(PYTEST_ARGS)
 
@@ -46,3 +46,21 @@ bench: venv ## run the benchmarks (prints ratios against limits measured in the 
 
 clean: ## remove the virtualenv and caches (not the database)
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# --- desktop client (gui/) ----------------------------------------------------------------------------
+GUI_DEBS := xvfb xdotool
+gui-deps: ## install what the GUI tests need (Xvfb, xdotool; apt-get when root) and check Tk
+	@if command -v Xvfb >/dev/null && command -v xdotool >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing $(GUI_DEBS) for the GUI tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(GUI_DEBS) >/dev/null; \
+	else echo "The GUI tests need Xvfb and xdotool: install them (Debian/Ubuntu: sudo apt-get install $(GUI_DEBS))" >&2; \
+		exit 1; fi
+	@$(if $(wildcard $(PY)),$(PY),$(or $(PYTHON),python3)) -c 'import tkinter' 2>/dev/null || { \
+		echo "This Python has no tkinter: install Tk for it (Debian/Ubuntu: apt-get install python3-tk tk-dev)" >&2; exit 1; }
+
+screenshots: venv gui-deps ## PNGs of each screen of the desktop client (demo database, Xvfb) in docs/screenshots/
+	$(PY) -m tests.gui.screenshots docs/screenshots
+
+gui: venv ## open the desktop client (API=http://host:port; default STRONGROOM_API_URL or :8000)
+	$(VENV)/bin/strongroom gui $(if $(API),--api $(API))

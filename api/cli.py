@@ -11,8 +11,9 @@ import sys
 from collections.abc import Sequence
 
 from api.commands import admin, audit, db, keys, secrets, serve
+from api.commands import gui as gui_command
 
-GROUPS = (db, secrets, serve, admin, keys, audit)
+GROUPS = (db, secrets, serve, gui_command, admin, keys, audit)
 
 
 class CommandError(Exception):

@@ -1,0 +1,56 @@
+"""`python -m gui [--api URL]`: open the desktop client.
+
+The API's address comes from `--api`, else the `STRONGROOM_API_URL` environment variable, else
+http://127.0.0.1:8000 (where `strongroom serve` listens by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+from collections.abc import Sequence
+
+from gui.client import DEFAULT_API
+
+API_URL_VARIABLE = "STRONGROOM_API_URL"
+
+
+def api_url(given: str | None) -> str:
+    return given or os.environ.get(API_URL_VARIABLE) or DEFAULT_API
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api", metavar="URL",
+                        help=f"the API's address (default: ${API_URL_VARIABLE} or {DEFAULT_API})")
+
+
+def open_client(url: str) -> int:
+    """Open the window and run until it closes; a missing display is one line, not a traceback."""
+    import tkinter as tk
+
+    from gui.app import Application
+
+    # Tk objects must be finalized on the Tk thread; the cyclic garbage collector runs on whichever thread
+    # allocates, worker threads included. So automatic collection is off and the window collects itself
+    # once a second (Application._tick); reference counting still frees everything else at once.
+    gc.disable()
+    try:
+        app = Application(url)
+    except tk.TclError as error:
+        print(f"strongroom gui: cannot open a window ({error}); is DISPLAY set?", file=sys.stderr)
+        return 1
+    app.mainloop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gui", description="Strongroom's desktop client.")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    return open_client(api_url(args.api))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,393 @@
+"""The HTTP client the desktop app speaks through: the REST API's routes as typed methods.
+
+It imports no tkinter, so it is tested alone against a real HTTP server. It keeps the tokens in memory only
+(never on disk), refreshes the access token before it expires and once more after a 401, and retries a
+request that never got an answer only when a retry cannot do anything twice: reads, and creations that
+carry an `Idempotency-Key` (the same key on every attempt, so the server answers the retry with the first
+response). Every failure reaches the caller as one of three exceptions the UI can word for a person:
+`Unreachable` (no answer: server down, timeout), `SessionExpired` (log in again), `ApiError` (the server
+said no, with its problem+json details).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+DEFAULT_API = "http://127.0.0.1:8000"
+ORDER_STATUSES = ("pending", "processing", "shipped", "cancelled")
+NEW_ORDER_STATUSES = ("pending", "processing")
+"""What the entry form offers: a new order starts pending, or is already being processed."""
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+Json = Any
+
+
+class ClientError(Exception):
+    """Base of every failure the client reports; `str()` is a sentence for the user."""
+
+
+class Unreachable(ClientError):
+    """The server did not answer (refused, reset, timed out): the request may be retried."""
+
+
+class SessionExpired(ClientError):
+    """The session cannot go on (refresh refused, token revoked): the user must log in again."""
+
+
+@dataclass
+class ApiError(ClientError):
+    """The server answered with an error (RFC 9457 problem+json where it could)."""
+
+    status: int
+    title: str
+    detail: str = ""
+    code: str = ""
+    request_id: str = ""
+    retry_after: int | None = None
+    problem: Mapping[str, Json] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        text = self.detail or self.title or f"HTTP {self.status}"
+        if self.retry_after:
+            text += f" (try again in {self.retry_after} s)"
+        return text
+
+    @property
+    def field_errors(self) -> list[str]:
+        """Validation messages (FastAPI's `errors`/`detail` list), for showing inline."""
+        items = self.problem.get("errors") or (self.problem.get("detail") if isinstance(
+            self.problem.get("detail"), list) else [])
+        return [str(item.get("msg", item)) if isinstance(item, Mapping) else str(item) for item in items]
+
+
+@dataclass
+class Session:
+    """The tokens of one login, in memory only."""
+
+    access_token: str
+    refresh_token: str | None
+    expires_at: float
+    """`time.time()` at which the access token stops working."""
+    lifetime: float = 900.0
+    """The access token's lifetime in seconds, as the server said (`expires_in`)."""
+
+    @property
+    def seconds_left(self) -> float:
+        return self.expires_at - time.time()
+
+
+def new_idempotency_key() -> str:
+    return str(uuid.uuid4())
+
+
+class Draft:
+    """The Idempotency-Key of a submission the server has not confirmed yet.
+
+    The same body sent again (a double click, a retry after a timeout, Submit pressed after "server
+    unreachable") gets the same key, so the server creates it once; an edited body is a new submission and
+    gets a new key; once the server has confirmed, the next submission starts afresh.
+    """
+
+    def __init__(self) -> None:
+        self._body: object = None
+        self._key: str | None = None
+
+    def key_for(self, body: object) -> str:
+        if self._key is None or body != self._body:
+            self._body, self._key = body, new_idempotency_key()
+        return self._key
+
+    def confirmed(self, body: object) -> None:
+        if body == self._body:
+            self._body, self._key = None, None
+
+
+def _problem(response: httpx.Response) -> ApiError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {"detail": body}
+    detail = body.get("detail", "")
+    retry = response.headers.get("Retry-After")
+    return ApiError(
+        status=response.status_code,
+        title=str(body.get("title") or response.reason_phrase),
+        detail=detail if isinstance(detail, str) else "",
+        code=str(body.get("code") or body.get("type") or ""),
+        request_id=str(body.get("request_id") or response.headers.get("X-Request-ID", "")),
+        retry_after=int(retry) if retry and retry.isdigit() else None,
+        problem=body,
+    )
+
+
+def _items(page: Json) -> tuple[list[dict[str, Json]], str | None]:
+    """A list route's answer as (rows, next cursor): a bare list, or a keyset page `{items, next}`."""
+    if isinstance(page, list):
+        return page, None
+    cursor = page.get("next")
+    return list(page.get("items") or []), str(cursor) if cursor is not None else None
+
+
+class ApiClient:
+    """One user's conversation with the API. Thread-safe: the UI's worker threads share one instance."""
+
+    def __init__(self, base_url: str = DEFAULT_API, *, timeout: float = 10.0, retries: int = 1,
+                 refresh_margin: float = 60.0, transport: httpx.BaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retries = retries
+        self.refresh_margin = refresh_margin
+        """Refresh when the access token has fewer seconds than this left."""
+        self.session: Session | None = None
+        self.on_session_change: Callable[[Session | None], None] = lambda _s: None
+        self._refresh_lock = threading.Lock()
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
+                                  headers={"Accept": "application/json", "User-Agent": "strongroom-gui"})
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- the plumbing -------------------------------------------------------------------------------
+
+    def _send(self, method: str, path: str, *, json: Json = None, params: Mapping[str, Any] | None = None,
+              headers: Mapping[str, str] | None = None, retry: bool) -> httpx.Response:
+        """One request with bounded retries of requests that never got an answer."""
+        attempts = 1 + (self.retries if retry else 0)
+        for attempt in range(attempts):
+            try:
+                return self._http.request(method, path, json=json, params=_clean(params), headers=headers)
+            except httpx.TimeoutException:
+                if attempt + 1 == attempts:
+                    raise Unreachable(f"The server at {self.base_url} did not answer in time.") from None
+            except httpx.TransportError:
+                if attempt + 1 == attempts:
+                    raise Unreachable(f"Cannot reach the server at {self.base_url}.") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def call(self, method: str, path: str, *, json: Json = None, params: Mapping[str, Any] | None = None,
+             idempotency_key: str | None = None, auth: bool = True) -> Json:
+        """Send a request as the logged-in user and return its JSON (None for 204)."""
+        headers: dict[str, str] = {}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        retry = method == "GET" or idempotency_key is not None
+        if auth:
+            token = self._fresh_token()
+            headers["Authorization"] = f"Bearer {token}"
+        response = self._send(method, path, json=json, params=params, headers=headers, retry=retry)
+        if auth and response.status_code == 401:
+            # The token may have been refused for its age: one refresh, one more try, then give up.
+            headers["Authorization"] = f"Bearer {self._refresh(stale=token)}"
+            response = self._send(method, path, json=json, params=params, headers=headers, retry=retry)
+            if response.status_code == 401:
+                self._end_session()
+                raise SessionExpired("Your session has ended: please log in again.")
+        if response.status_code >= 400:
+            raise _problem(response)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    def _fresh_token(self) -> str:
+        session = self.session
+        if session is None:
+            raise SessionExpired("You are not logged in.")
+        if self.needs_refresh(session):
+            return self._refresh(stale=session.access_token)
+        return session.access_token
+
+    def needs_refresh(self, session: Session) -> bool:
+        """True once the token is within its refresh margin (at most a quarter of its lifetime)."""
+        margin = min(self.refresh_margin, session.lifetime / 4)
+        return session.refresh_token is not None and session.seconds_left < margin
+
+    def _refresh(self, stale: str) -> str:
+        """Swap the refresh token for a new pair; threads that arrive together refresh once."""
+        with self._refresh_lock:
+            session = self.session
+            if session is None:
+                raise SessionExpired("You are not logged in.")
+            if session.access_token != stale:  # another thread refreshed while this one waited
+                return session.access_token
+            if not session.refresh_token:
+                self._end_session()
+                raise SessionExpired("Your session has ended: please log in again.")
+            response = self._send("POST", "/token/refresh", json={"refresh_token": session.refresh_token},
+                                  retry=False)
+            if response.status_code in (400, 401, 403, 422):
+                self._end_session()
+                raise SessionExpired("Your session has ended: please log in again.")
+            if response.status_code >= 400:
+                raise _problem(response)
+            return self._start_session(response.json()).access_token
+
+    def _start_session(self, tokens: Mapping[str, Json]) -> Session:
+        lifetime = float(tokens.get("expires_in", 900))
+        self.session = Session(
+            access_token=str(tokens["access_token"]),
+            refresh_token=tokens.get("refresh_token"),
+            expires_at=time.time() + lifetime,
+            lifetime=lifetime,
+        )
+        self.on_session_change(self.session)
+        return self.session
+
+    def _end_session(self) -> None:
+        self.session = None
+        self.on_session_change(None)
+
+    # -- accounts -----------------------------------------------------------------------------------
+
+    def health(self) -> Json:
+        return self.call("GET", "/health", auth=False)
+
+    def login(self, username: str, password: str) -> Session:
+        response = self._send("POST", "/login", json={"username": username, "password": password}, retry=False)
+        if response.status_code >= 400:
+            raise _problem(response)
+        return self._start_session(response.json())
+
+    def register(self, username: str, password: str) -> Json:
+        return self.call("POST", "/register", json={"username": username, "password": password}, auth=False)
+
+    def me(self) -> Json:
+        return self.call("GET", "/me")
+
+    def logout(self) -> None:
+        try:
+            if self.session is not None:
+                self.call("POST", "/logout", json={"refresh_token": self.session.refresh_token})
+        finally:
+            self._end_session()
+
+    def refresh(self) -> Session:
+        """Refresh now (the app's silent refresh timer calls this)."""
+        if self.session is None:
+            raise SessionExpired("You are not logged in.")
+        self._refresh(stale=self.session.access_token)
+        assert self.session is not None
+        return self.session
+
+    # -- orders -------------------------------------------------------------------------------------
+
+    def create_order(self, description: str, status: str, encrypt: bool, idempotency_key: str) -> Json:
+        """Create the order (idempotent); a status other than the initial one is then set as a change.
+
+        The API creates every order in its initial status and moves it along the allowed transitions, so the
+        form's status is a creation followed by a status change (refused by the database if not allowed).
+        """
+        order = self.call("POST", "/orders", json={"description": description, "sensitive": encrypt},
+                          idempotency_key=idempotency_key)
+        if status and order.get("status") != status:
+            try:
+                order = self.set_order_status(int(order["id"]), status)
+            except ApiError as refused:  # the order exists: say so, with why its status did not change
+                order = {**order, "status_error": str(refused)}
+        return order
+
+    def list_orders(self, status: str | None = None, limit: int = 50,
+                    cursor: str | None = None) -> tuple[list[dict[str, Json]], str | None]:
+        return _items(self.call("GET", "/orders", params={"status": status, "limit": limit, "cursor": cursor}))
+
+    def get_order(self, order_id: int) -> Json:
+        return self.call("GET", f"/orders/{order_id}")
+
+    def order_history(self, order_id: int) -> list[dict[str, Json]]:
+        return _items(self.call("GET", f"/orders/{order_id}/history"))[0]
+
+    def set_order_status(self, order_id: int, status: str) -> Json:
+        return self.call("PATCH", f"/orders/{order_id}", json={"status": status})
+
+    # -- notes (entries) ----------------------------------------------------------------------------
+
+    def list_notes(self) -> list[dict[str, Json]]:
+        return _items(self.call("GET", "/entries"))[0]
+
+    def get_note(self, note_id: int) -> Json:
+        return self.call("GET", f"/entries/{note_id}")
+
+    def create_note(self, title: str, content: str, idempotency_key: str) -> Json:
+        return self.call("POST", "/entries", json={"title": title, "content": content},
+                         idempotency_key=idempotency_key)
+
+    def update_note(self, note_id: int, title: str, content: str) -> Json:
+        return self.call("PUT", f"/entries/{note_id}", json={"title": title, "content": content})
+
+    def delete_note(self, note_id: int) -> None:
+        self.call("DELETE", f"/entries/{note_id}")
+
+    # -- password vault -----------------------------------------------------------------------------
+
+    def generate_password(self, length: int, classes: list[str], exclude_lookalikes: bool) -> str:
+        flags = {name: str(name in classes).lower() for name in ("lower", "upper", "digits", "symbols")}
+        answer = self.call("GET", "/passwords/generate", params={
+            "length": length, **flags, "exclude_lookalikes": str(exclude_lookalikes).lower()})
+        return str(answer["password"] if isinstance(answer, dict) else answer)
+
+    def save_password(self, website: str, login: str, password: str, idempotency_key: str) -> Json:
+        return self.call("POST", "/passwords", json={"website": website, "username": login, "password": password},
+                         idempotency_key=idempotency_key)
+
+    def list_sites(self) -> list[dict[str, Json]]:
+        return _items(self.call("GET", "/passwords"))[0]
+
+    def lookup_password(self, website: str) -> list[dict[str, Json]]:
+        answer = self.call("GET", f"/passwords/{quote(website, safe='')}")
+        if isinstance(answer, dict) and "items" not in answer:
+            return [answer]
+        return _items(answer)[0]
+
+    def delete_password(self, password_id: int) -> None:
+        self.call("DELETE", f"/passwords/{password_id}")
+
+    # -- logs ---------------------------------------------------------------------------------------
+
+    def list_logs(self, level: str | None = None, limit: int = 200,
+                  cursor: str | None = None) -> tuple[list[dict[str, Json]], str | None]:
+        return _items(self.call("GET", "/logs", params={"level": level, "limit": limit, "cursor": cursor}))
+
+    def post_log(self, level: str, message: str) -> Json:
+        return self.call("POST", "/logs", json={"level": level, "component": "gui", "message": message})
+
+    # -- administration -----------------------------------------------------------------------------
+
+    def list_keys(self) -> list[dict[str, Json]]:
+        return _items(self.call("GET", "/aes/keys"))[0]
+
+    def rotate_key(self) -> Json:
+        return self.call("POST", "/aes/rotate")
+
+    def reencrypt(self, batch_size: int = 500, batches: int = 10) -> Json:
+        """One round of re-encryption batches; the answer says how many rows moved and how many are left."""
+        return self.call("POST", "/aes/reencrypt", json={"batch_size": batch_size, "batches": batches})
+
+    def retire_key(self, key_id: int) -> Json:
+        return self.call("POST", f"/aes/keys/{key_id}/retire")
+
+    def list_users(self) -> list[dict[str, Json]]:
+        return _items(self.call("GET", "/users"))[0]
+
+    def user_action(self, user_id: int, action: str) -> Json:
+        """`unlock`, `disable` or `enable` a user."""
+        if action not in ("unlock", "disable", "enable"):
+            raise ValueError(action)
+        return self.call("POST", f"/users/{user_id}/{action}")
+
+    def set_user_role(self, user_id: int, role: str) -> Json:
+        return self.call("PUT", f"/users/{user_id}/role", json={"role": role})
+
+
+def _clean(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Drop unset query parameters so the server applies its defaults."""
+    if params is None:
+        return None
+    return {k: v for k, v in params.items() if v is not None and v != ""}

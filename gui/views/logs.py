@@ -1,0 +1,64 @@
+"""The Logs tab: events newest first, a level filter and an auto-refresh toggle.
+
+Events: `<<RefreshLogs>>` (filter, Refresh, and every few seconds while auto-refresh is on).
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Sequence
+from tkinter import ttk
+from typing import Any
+
+from gui.client import LOG_LEVELS
+from gui.widgets import Message, Table
+
+ALL = "all"
+AUTO_REFRESH_MS = 5000
+
+
+class LogsView(ttk.Frame):
+    def __init__(self, master: tk.Misc) -> None:
+        super().__init__(master, padding=10)
+        bar = ttk.Frame(self)
+        bar.pack(fill="x", pady=(0, 6))
+        ttk.Label(bar, text="Level").pack(side="left")
+        self.level = ttk.Combobox(bar, values=(ALL, *LOG_LEVELS), state="readonly", width=10)
+        self.level.set(ALL)
+        self.level.pack(side="left", padx=6)
+        self.level.bind("<<ComboboxSelected>>", lambda _e: self.event_generate("<<RefreshLogs>>"))
+        ttk.Button(bar, text="Refresh", command=lambda: self.event_generate("<<RefreshLogs>>")).pack(side="left")
+        self.auto = tk.BooleanVar(self, False)
+        self.auto_box = ttk.Checkbutton(bar, text="Auto-refresh", variable=self.auto, command=self._auto_changed)
+        self.auto_box.pack(side="left", padx=10)
+        self.scope = ttk.Label(bar, text="", style="Dim.TLabel")
+        self.scope.pack(side="right")
+        self.table = Table(self, [("time", "Time", 170), ("level", "Level", 80), ("component", "Component", 100),
+                                  ("user", "User", 90), ("message", "Message", 420)], height=20)
+        self.table.pack(fill="both", expand=True)
+        self.message = Message(self)
+        self.message.pack(anchor="w")
+        self._timer: str | None = None
+
+    def _auto_changed(self) -> None:
+        if self.auto.get():
+            self._tick()
+        elif self._timer is not None:
+            self.after_cancel(self._timer)
+            self._timer = None
+
+    def _tick(self) -> None:
+        self._timer = None
+        if self.auto.get():
+            self.event_generate("<<RefreshLogs>>")
+            self._timer = self.after(AUTO_REFRESH_MS, self._tick)
+
+    def level_filter(self) -> str | None:
+        chosen = self.level.get()
+        return None if chosen == ALL else chosen
+
+    def show_logs(self, rows: Sequence[dict[str, Any]]) -> None:
+        self.table.fill((str(r.get("id", i)), (
+            str(r.get("at") or "").replace("T", " ")[:19], r.get("level") or "", r.get("component") or "",
+            r.get("actor_id") or r.get("user_id") or "", r.get("message") or r.get("action") or ""))
+            for i, r in enumerate(rows))

@@ -1,0 +1,81 @@
+"""The Notes tab (entries): titles on the left, the open note on the right.
+
+Events: `<<OpenNote>>` (select a title), `<<NewNote>>`, `<<SaveNote>>` (Ctrl+S), `<<DeleteNote>>`,
+`<<RefreshNotes>>`.
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Sequence
+from tkinter import ttk
+from typing import Any
+
+from gui.widgets import BoundedEntry, BusyButton, ConfirmDialog, Message, Table
+
+
+class NotesView(ttk.Frame):
+    def __init__(self, master: tk.Misc) -> None:
+        super().__init__(master, padding=10)
+        self.note_id: int | None = None
+        left = ttk.Frame(self)
+        left.pack(side="left", fill="y")
+        self.table = Table(left, [("title", "Title", 220)], height=18)
+        self.table.pack(fill="both", expand=True)
+        self.table.tree.bind("<<TreeviewSelect>>", lambda _e: self._open())
+        ttk.Button(left, text="Refresh", command=lambda: self.event_generate("<<RefreshNotes>>")).pack(
+            fill="x", pady=(6, 0))
+
+        right = ttk.Frame(self, padding=(12, 0, 0, 0))
+        right.pack(side="left", fill="both", expand=True)
+        ttk.Label(right, text="Title").grid(row=0, column=0, sticky="w")
+        self.title = BoundedEntry(right, max_length=255)
+        self.title.grid(row=0, column=1, sticky="ew", pady=2)
+        ttk.Label(right, text="Content (stored encrypted)").grid(row=1, column=0, columnspan=2, sticky="w")
+        self.content = tk.Text(right, height=14, wrap="word", undo=True, font="TkTextFont")
+        self.content.grid(row=2, column=0, columnspan=2, sticky="nsew")
+        buttons = ttk.Frame(right, padding=(0, 6, 0, 0))
+        buttons.grid(row=3, column=0, columnspan=2, sticky="ew")
+        ttk.Button(buttons, text="New", command=lambda: self.event_generate("<<NewNote>>")).pack(side="left")
+        self.save = BusyButton(buttons, text="Save", busy_text="Saving…",
+                               command=lambda: self.event_generate("<<SaveNote>>"))
+        self.save.pack(side="left", padx=6)
+        self.delete = ttk.Button(buttons, text="Delete…", command=self._confirm_delete)
+        self.delete.pack(side="right")
+        self.message = Message(right)
+        self.message.grid(row=4, column=0, columnspan=2, sticky="w")
+        right.columnconfigure(1, weight=1)
+        right.rowconfigure(2, weight=1)
+        self.content.bind("<Control-s>", lambda _e: (self.event_generate("<<SaveNote>>"), "break")[1])
+        self.title.bind("<Return>", lambda _e: self.content.focus_set())
+        self.confirm: ConfirmDialog | None = None
+        self.bind("<<Confirmed>>", lambda _e: self.event_generate("<<DeleteNote>>"))
+
+    def _confirm_delete(self) -> None:
+        if self.note_id is not None:
+            self.confirm = ConfirmDialog(self, "Delete the note", f"Delete “{self.title.get_value()}”? "
+                                         "This cannot be undone.", yes="Delete")
+
+    def _open(self) -> None:
+        if self.table.selected() is not None:
+            self.event_generate("<<OpenNote>>")
+
+    def selected_note(self) -> int | None:
+        chosen = self.table.selected()
+        return int(chosen) if chosen is not None else None
+
+    def show_list(self, notes: Sequence[dict[str, Any]]) -> None:
+        self.table.fill((str(n["id"]), (n.get("title") or "(untitled)",)) for n in notes)
+        if self.note_id is not None and self.table.tree.exists(str(self.note_id)):
+            self.table.tree.selection_set(str(self.note_id))
+
+    def show_note(self, note: dict[str, Any] | None) -> None:
+        self.note_id = int(note["id"]) if note else None
+        self.title.set_value(note.get("title") or "" if note else "")
+        self.content.delete("1.0", "end")
+        self.content.insert("1.0", note.get("content") or "" if note else "")
+        self.content.edit_reset()
+        self.delete.state(["!disabled"] if note else ["disabled"])
+
+    def values(self) -> tuple[str, str]:
+        return self.title.get_value(), self.content.get("1.0", "end-1c")
