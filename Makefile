@@ -28,6 +28,7 @@ run: venv ## start the database, migrate, and serve the API in the foreground
 	$(VENV)/bin/strongroom db start
 	$(VENV)/bin/strongroom db migrate
 	@echo "The database keeps running after Ctrl-C; stop it with: $(VENV)/bin/strongroom db stop"
+	@echo "Open the desktop client from another terminal: $(VENV)/bin/strongroom gui"
 	$(VENV)/bin/strongroom serve
 
 test: venv gui-deps ## run the whole test suite against a real PostgreSQL
