@@ -7,20 +7,14 @@ import os
 import shutil
 
 from api import migrate as migrations
+from api.commands import command_group
 from api.database import Target, resolve
 from api.pgserver import ServerError, check_server
 from api.settings import get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    db = subparsers.add_parser("db", help="run and migrate the database", description=__doc__)
-    commands = db.add_subparsers(title="db commands", metavar="COMMAND", required=True)
-
-    def add(name: str, handler: object, help_text: str) -> argparse.ArgumentParser:
-        parser = commands.add_parser(name, help=help_text, description=help_text)
-        parser.set_defaults(handler=handler)
-        return parser
-
+    add = command_group(subparsers, "db", "run and migrate the database", __doc__)
     add("start", start, "initialise (first time) and start the embedded PostgreSQL; idempotent")
     add("stop", stop, "stop the embedded PostgreSQL")
     add("restart", restart, "stop, then start the embedded PostgreSQL")

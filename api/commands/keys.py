@@ -20,6 +20,7 @@ from contextlib import contextmanager
 import psycopg
 from pydantic import SecretStr
 
+from api.commands import command_group
 from api.database import resolve
 from api.settings import check_secret, get_settings
 
@@ -32,14 +33,7 @@ PROGRESS_EVERY_SECONDS = 0.5
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    keys = subparsers.add_parser("keys", help="manage the data keys", description=__doc__)
-    commands = keys.add_subparsers(title="keys commands", metavar="COMMAND", required=True)
-
-    def add(name: str, handler: object, help_text: str) -> argparse.ArgumentParser:
-        parser = commands.add_parser(name, help=help_text, description=help_text)
-        parser.set_defaults(handler=handler)
-        return parser
-
+    add = command_group(subparsers, "keys", "manage the data keys", __doc__)
     add("status", status, "per key: state, dates and the rows using it, per table")
     add("rotate", rotate, "make a new active data key; the old one becomes decrypt-only")
     reencrypt_parser = add(
