@@ -1,10 +1,10 @@
 """The API's connection pool (the authenticator role) and the one way a request reaches PostgreSQL.
 
 Every call is one short transaction: BEGIN, `api.begin_request(...)` (switches to the caller's role, refuses
-a stale token), the master key only for calls that decrypt or encrypt, `transaction_read_only` for reads,
-the one `api` function, COMMIT. The COMMIT has succeeded before a route returns, so a failed commit reaches
-the client as an error, never as a 200 for lost work. Serialization failures and deadlocks re-run the whole
-transaction a bounded number of times. Statements are pipelined: two round trips per call.
+a stale token), the master key only for calls that decrypt or encrypt, `transaction_read_only` for reads that
+write no log row, the one `api` function, COMMIT. The COMMIT has succeeded before a route returns, so a
+failed commit reaches the client as an error, never as a 200 for lost work. Serialization failures and
+deadlocks re-run the whole transaction a bounded number of times. Statements are pipelined: two round trips per call.
 """
 
 from __future__ import annotations
@@ -129,13 +129,22 @@ class Db:
         rows: list[dict[str, Any]] = await self.transaction(work, read_only=read_only, crypto=crypto)
         return rows
 
-    async def call_one(self, function: str, *args: Any, read_only: bool = False,
-                       crypto: bool = False) -> dict[str, Any]:
-        """The function's one row; no row is a 404 (the SQL decided the caller may not see it)."""
+    async def call_found(self, function: str, *args: Any, read_only: bool = False,
+                         crypto: bool = False) -> list[dict[str, Any]]:
+        """The function's rows for one object; no row is a 404 (the SQL decided the caller may not see it).
+
+        Read-write by default even for a read: a function that refuses an object logs the refusal, and
+        that row must commit with the request (a read-only transaction could not write it).
+        """
         rows = await self.call_all(function, *args, read_only=read_only, crypto=crypto)
         if not rows:
             raise Problem(404, "not_found", "Not found.")
-        return rows[0]
+        return rows
+
+    async def call_one(self, function: str, *args: Any, read_only: bool = False,
+                       crypto: bool = False) -> dict[str, Any]:
+        """The function's one row; no row is a 404 (see call_found)."""
+        return (await self.call_found(function, *args, read_only=read_only, crypto=crypto))[0]
 
     async def create[M: BaseModel](self, model: type[M], key: str | None, function: str, *args: Any,
                                    crypto: bool = False) -> M:

@@ -6,15 +6,18 @@
 -- one function (private.order_transition_refusal) used by a trigger, so it holds for every UPDATE, from
 -- the API or from psql. Orders are cancelled, never deleted (no delete function, no DELETE grant).
 -- Who may move an order: an admin any allowed step; a user only cancels their own orders.
--- A user sees their own orders; an admin sees all. Another user's order is "not found" (SRN51).
+-- A user sees their own orders; an admin sees all. Another user's order is "not found": the function
+-- records the refusal in logs (private.log_access_refused) and returns no row, so the record commits with
+-- the request (a raise would roll it back); the API answers 404 for no row.
 
 insert into private.error_codes (sqlstate, name, http_status, description) values
     ('SRP50', 'bad_input', 422, 'A value is missing, too long or out of range.'),
-    ('SRN51', 'order_not_found', 404, 'No order with this id is visible to the caller.'),
     ('SRC50', 'bad_status_transition', 409, 'The order''s status cannot change that way; the message says why.'),
     ('SRF52', 'order_status_admin_only', 403, 'Only an admin may move an order to processing or shipped.')
 on conflict (sqlstate) do update
     set name = excluded.name, http_status = excluded.http_status, description = excluded.description;
+-- No longer raised: an object the caller may not see is answered with no row (see above).
+delete from private.error_codes where sqlstate in ('SRN50', 'SRN51');
 
 -- Helpers shared by the api files 50-53 (orders, entries, vault, keys).
 
@@ -119,11 +122,14 @@ begin
     perform from public.orders x
      where x.id = p_id and (x.user_id = v_user or private.caller_role() = 'admin');
     if not found then
-        raise exception 'order % not found', p_id using errcode = 'SRN51';
+        perform private.log_access_refused('orders', p_id);
+        return null;
     end if;
     return p_id;
 end $$;
-comment on function private.visible_order(integer) is 'p_id if the caller owns the order or is an admin, else SRN51.';
+comment on function private.visible_order(integer) is
+    'p_id if the caller owns the order or is an admin; else the refusal is logged and the result is null '
+    '(the caller then returns no row, and must not raise: the log row would roll back with it).';
 
 drop function if exists api.create_order(text, boolean);
 create function api.create_order(p_description text, p_sensitive boolean default false)
@@ -198,7 +204,8 @@ begin
 exception when external_routine_invocation_exception then
     perform private.raise_unreadable(pg_catalog.format('order %s', p_id));
 end $$;
-comment on function api.get_order(integer) is 'One order (own, or any for an admin), decrypted. SRN51 otherwise.';
+comment on function api.get_order(integer) is
+    'One order (own, or any for an admin), decrypted. No row otherwise (the refusal is logged).';
 
 drop function if exists api.set_order_status(integer, text);
 create function api.set_order_status(p_id integer, p_status text)
@@ -209,6 +216,9 @@ language plpgsql volatile security definer set search_path = '' as $$
 declare
     v_id integer := private.visible_order(p_id);
 begin
+    if v_id is null then
+        return;  -- not the caller's: refusal logged, no row
+    end if;
     if private.caller_role() is distinct from 'admin' and p_status is distinct from 'cancelled' then
         raise exception 'only an admin may move an order to %', p_status using errcode = 'SRF52',
             hint = 'A user may cancel their own pending or processing order.';
@@ -221,4 +231,5 @@ exception when external_routine_invocation_exception then
 end $$;
 comment on function api.set_order_status(integer, text) is
     'Moves an order along pending -> processing -> shipped, or cancels it; SRC50 with the reason otherwise. '
-    'Admins make any allowed move; a user may only cancel their own order.';
+    'Admins make any allowed move; a user may only cancel their own order. No row when the order is not '
+    'visible to the caller (the refusal is logged).';

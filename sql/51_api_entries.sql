@@ -2,13 +2,10 @@
 --
 -- Every function here is security definer (the caller roles cannot read aes_keys or the tables
 -- directly), reads the caller from the request context, filters by it explicitly, and is still guarded
--- by the FORCEd row-level security on entries. Another user's note is "not found" (SRN50), never
--- "forbidden". The seed's content column is always NULL (migration 20261126_22).
-
-insert into private.error_codes (sqlstate, name, http_status, description) values
-    ('SRN50', 'entry_not_found', 404, 'No note with this id belongs to the caller.')
-on conflict (sqlstate) do update
-    set name = excluded.name, http_status = excluded.http_status, description = excluded.description;
+-- by the FORCEd row-level security on entries. Another user's note is "not found", never "forbidden":
+-- the refusal is logged (private.log_access_refused) and the function returns no row, without raising,
+-- so the log row commits with the request. The seed's content column is always NULL (migration
+-- 20261126_22).
 
 drop function if exists api.create_entry(text, text);
 create function api.create_entry(p_title text, p_content text)
@@ -60,15 +57,16 @@ comment on function api.list_entries(integer, integer) is
 drop function if exists api.get_entry(integer);
 create function api.get_entry(p_id integer)
 returns table (id integer, title text, content text, created_at timestamp, updated_at timestamp)
-language plpgsql stable security definer set search_path = '' as $$
--- security definer: decrypting needs the wrapped keys in aes_keys.
+language plpgsql volatile security definer set search_path = '' as $$
+-- security definer: decrypting needs the wrapped keys in aes_keys. volatile: a refusal writes a log row.
 declare
     v_user integer := private.caller_id_or_raise();
     e public.entries;
 begin
     select * into e from public.entries x where x.id = p_id and x.user_id = v_user;
     if not found then
-        raise exception 'note % not found', p_id using errcode = 'SRN50';
+        perform private.log_access_refused('entries', p_id);
+        return;
     end if;
     return query select e.id, e.title::text,
         private.decrypt(e.content_enc, e.content_key_id, private.place('entries', 'content', e.user_id, e.id)),
@@ -76,7 +74,8 @@ begin
 exception when external_routine_invocation_exception then
     perform private.raise_unreadable(pg_catalog.format('note %s', p_id));
 end $$;
-comment on function api.get_entry(integer) is 'One of the caller''s notes, decrypted. SRN50 if it is not theirs or does not exist.';
+comment on function api.get_entry(integer) is
+    'One of the caller''s notes, decrypted. No row if it is not theirs or does not exist (the refusal is logged).';
 
 drop function if exists api.update_entry(integer, text, text);
 create function api.update_entry(p_id integer, p_title text default null, p_content text default null)
@@ -105,24 +104,27 @@ begin
            updated_at = pg_catalog.now()
      where e.id = p_id and e.user_id = v_user;
     if not found then
-        raise exception 'note % not found', p_id using errcode = 'SRN50';
+        perform private.log_access_refused('entries', p_id);
+        return;
     end if;
     return query select * from api.get_entry(p_id);
 end $$;
 comment on function api.update_entry(integer, text, text) is
-    'Changes a note''s title and/or content (null keeps the stored value). SRN50 if not the caller''s.';
+    'Changes a note''s title and/or content (null keeps the stored value). No row if not the caller''s '
+    '(the refusal is logged).';
 
 drop function if exists api.delete_entry(integer);
 create function api.delete_entry(p_id integer)
-returns void
+returns table (id integer)
 language plpgsql volatile security definer set search_path = '' as $$
 -- security definer: the caller roles have no direct access to entries.
 declare
     v_user integer := private.caller_id_or_raise();
 begin
-    delete from public.entries e where e.id = p_id and e.user_id = v_user;
+    return query delete from public.entries e where e.id = p_id and e.user_id = v_user returning e.id;
     if not found then
-        raise exception 'note % not found', p_id using errcode = 'SRN50';
+        perform private.log_access_refused('entries', p_id);
     end if;
 end $$;
-comment on function api.delete_entry(integer) is 'Deletes one of the caller''s notes. SRN50 if not theirs or missing.';
+comment on function api.delete_entry(integer) is
+    'Deletes one of the caller''s notes and returns its id. No row if not theirs or missing (the refusal is logged).';

@@ -8,7 +8,7 @@
 -- other people's passwords), and row-level security is FORCEd on the table (migration 20261126_24).
 
 insert into private.error_codes (sqlstate, name, http_status, description) values
-    ('SRN52', 'vault_item_not_found', 404, 'No vault item with this id or site belongs to the caller.'),
+    ('SRN52', 'vault_item_not_found', 404, 'Nothing is saved for this site by the caller.'),
     ('SRP52', 'bad_password_request', 422,
      'A generated password is 8 to 128 characters from at least one class, with room for one of each.')
 on conflict (sqlstate) do update
@@ -139,18 +139,20 @@ comment on function api.lookup_vault(text) is
 
 drop function if exists api.delete_vault_item(integer);
 create function api.delete_vault_item(p_id integer)
-returns void
+returns table (id integer)
 language plpgsql volatile security definer set search_path = '' as $$
 -- security definer: the caller roles have no direct access to vault.
 declare
     v_user integer := private.caller_id_or_raise();
 begin
-    delete from public.vault v where v.id = p_id and v.user_id = v_user;
+    return query delete from public.vault v where v.id = p_id and v.user_id = v_user returning v.id;
     if not found then
-        raise exception 'vault item % not found', p_id using errcode = 'SRN52';
+        perform private.log_access_refused('vault', p_id);
     end if;
 end $$;
-comment on function api.delete_vault_item(integer) is 'Deletes one of the caller''s vault items. SRN52 if not theirs.';
+comment on function api.delete_vault_item(integer) is
+    'Deletes one of the caller''s vault items and returns its id. No row if not theirs or missing (the refusal '
+    'is logged).';
 
 
 -- The password generator.

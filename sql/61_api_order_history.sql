@@ -2,7 +2,8 @@
 --
 -- It lives here because the API needs it and neither the orders file (50) nor the audit's DBA queries
 -- (audit.order_history, for auditors, without an ownership check) provide it; it belongs with the orders
--- and can move to 50_api_orders.sql as is. Visibility is private.visible_order's (SRN51 otherwise).
+-- and can move to 50_api_orders.sql as is. Visibility is private.visible_order's (no row
+-- otherwise, the refusal logged; every visible order has at least its 'created' event).
 
 create or replace function api.order_history(p_order_id integer)
 returns table (id integer, order_id integer, "timestamp" timestamp, action text, details text,
@@ -12,7 +13,9 @@ security definer  -- the caller roles may not read order_logs; visibility is che
 set search_path = ''
 as $$
 begin
-    perform private.visible_order(p_order_id);
+    if private.visible_order(p_order_id) is null then
+        return;  -- not the caller's: refusal logged, no row
+    end if;
     return query
         select l.id, l.order_id, l.timestamp, l.action::text, l.details, l.actor_id, l.request_id
           from public.order_logs l
@@ -21,4 +24,4 @@ begin
 end
 $$;
 comment on function api.order_history(integer) is
-    'The events of one order (created, status changes), oldest first: own orders, or any for an admin. SRN51 otherwise.';
+    'The events of one order (created, status changes), oldest first: own orders, or any for an admin. No row otherwise (the refusal is logged).';

@@ -60,7 +60,7 @@ async def list_entries(db: CallerConn, limit: Limit = 50, cursor: Cursor = None)
 
 @router.get("/entries/{entry_id}", summary="One note, decrypted", responses={**PROTECTED, **responses(404)})
 async def get_entry(entry_id: ObjectId, db: CallerConn) -> Entry:
-    return Entry.model_validate(await db.call_one("api.get_entry", entry_id, read_only=True, crypto=True))
+    return Entry.model_validate(await db.call_one("api.get_entry", entry_id, crypto=True))
 
 
 @router.put("/entries/{entry_id}", summary="Change a note's title and/or content",

@@ -66,7 +66,7 @@ async def list_orders(db: CallerConn, status: Annotated[Status | None, Query()] 
 
 @router.get("/orders/{order_id}", summary="One order", responses={**PROTECTED, **responses(404)})
 async def get_order(order_id: ObjectId, db: CallerConn) -> Order:
-    return Order.model_validate(await db.call_one("api.get_order", order_id, read_only=True, crypto=True))
+    return Order.model_validate(await db.call_one("api.get_order", order_id, crypto=True))
 
 
 @router.patch("/orders/{order_id}", summary="Change an order's status",
@@ -78,4 +78,4 @@ async def set_order_status(order_id: ObjectId, body: StatusChange, db: CallerCon
 @router.get("/orders/{order_id}/history", summary="The order's events (order_logs), oldest first",
             responses={**PROTECTED, **responses(404)})
 async def order_history(order_id: ObjectId, db: CallerConn) -> list[OrderEvent]:
-    return [OrderEvent.model_validate(r) for r in await db.call_all("api.order_history", order_id)]
+    return [OrderEvent.model_validate(r) for r in await db.call_found("api.order_history", order_id)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -42,9 +43,15 @@ def snapshot(client: TestClient, alice: dict[str, str], ids: dict[str, Any]) -> 
             client.get(f"/passwords/{ids['site']}", headers=alice).json()]
 
 
+# The object each route names, as the refusal's log row names it (None: a look-up by site, not by id).
+LOGGED_AS = {"{order}": ("orders", "order"), "{entry}": ("entries", "entry"), "{item}": ("vault", "item"),
+             "{site}": None}
+
+
 @pytest.mark.parametrize(("method", "template", "body"), ROUTES)
 def test_user_b_gets_404_on_user_a_object_and_it_is_unchanged(client: TestClient, user: Callable, alices_objects,
-                                                              method: str, template: str, body: Any) -> None:
+                                                              db: psycopg.Connection, method: str, template: str,
+                                                              body: Any) -> None:
     alice, ids = alices_objects
     bob = user("bob")
     before = snapshot(client, alice, ids)
@@ -55,6 +62,13 @@ def test_user_b_gets_404_on_user_a_object_and_it_is_unchanged(client: TestClient
     assert response.json()["detail"]
     assert not any(secret in response.text for secret in ("alice's order", "alice's note", "private", "pw-1234"))
     assert snapshot(client, alice, ids) == before
+    logged = next(v for k, v in LOGGED_AS.items() if k in template)
+    if logged is not None:
+        table, name = logged
+        rows = db.execute("select u.username, l.table_name, l.row_id from logs l join users u on u.id = l.actor_id"
+                          " where l.action = 'access_refused' and l.request_id = %s",
+                          [response.headers["x-request-id"]]).fetchall()
+        assert rows == [("bob", table, ids[name])]
 
 
 def test_every_route_with_an_object_id_is_in_the_table(client: TestClient) -> None:
