@@ -132,3 +132,18 @@ as $$
 $$;
 comment on function audit.direct_changes(timestamptz) is
     'Row changes made outside the API since p_since (default: 7 days): no caller, a login role as db_role.';
+
+-- 7. Refused access: who asked for objects that are not theirs (or do not exist), in a recent period.
+create or replace function audit.refused_access(p_within interval default interval '24 hours')
+returns table (at timestamptz, actor_id integer, actor_name text, table_name text, row_id bigint,
+               request_id text, client_addr inet)
+language sql stable security invoker set search_path = ''
+as $$
+    select t.at, t.actor_id, t.actor_name, t.table_name, t.row_id, t.request_id, t.client_addr
+    from audit.audit_trail as t
+    where t.source = 'logs' and t.action = 'access_refused' and t.at >= pg_catalog.now() - p_within
+    order by t.at, t.id
+$$;
+comment on function audit.refused_access(interval) is
+    'Every refused access to an object (another user''s, or no such id) within the period (default 24 '
+    'hours), oldest first, with the caller, the object and the request.';

@@ -72,7 +72,8 @@ grant select on public.logs, public.order_logs, public.key_logs, audit.audit_tra
 grant select (id, username) on public.users to strongroom_auditor;
 grant execute on function audit.verify(), audit.head(), audit.order_history(integer),
     audit.failed_logins(interval), audit.key_events(integer), audit.request_trail(text),
-    audit.user_activity(integer, timestamptz, timestamptz), audit.direct_changes(timestamptz) to strongroom_auditor;
+    audit.user_activity(integer, timestamptz, timestamptz), audit.direct_changes(timestamptz),
+    audit.refused_access(interval) to strongroom_auditor;
 -- The API process's background work runs as the authenticator itself, outside any request: sealing
 -- every few seconds and recording batches of API calls.
 grant usage on schema audit to strongroom_authenticator;

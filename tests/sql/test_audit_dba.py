@@ -104,6 +104,18 @@ def test_changes_made_directly_in_the_database_are_listed_with_the_login_role(db
     assert direct == [("orders", story["order"], "update", db.execute("select session_user").fetchone()[0])]
 
 
+def test_refused_access_lists_who_asked_for_what_and_from_which_request(db, story):
+    with db.transaction():
+        in_request(db, story["bob"], "req-peek", "203.0.113.9")
+        db.execute("select private.log_access_refused('orders', %s)", [story["order"]])
+
+    rows = db.execute("select actor_name, table_name, row_id, request_id, host(client_addr)"
+                      " from audit.refused_access()").fetchall()
+
+    assert rows == [("bob", "orders", story["order"], "req-peek", "203.0.113.9")]
+    assert db.execute("select count(*) from audit.refused_access('0 seconds')").fetchone()[0] == 0
+
+
 # The auditor --------------------------------------------------------------------------------------------
 
 def readable(db: psycopg.Connection, role: str) -> set[str]:
@@ -161,7 +173,7 @@ def executable_in_audit(db: psycopg.Connection, role: str) -> set[str]:
 READY_QUERIES = {
     "audit.order_history(integer)", "audit.failed_logins(interval)", "audit.key_events(integer)",
     "audit.request_trail(text)", "audit.user_activity(integer,timestamp with time zone,timestamp with time zone)",
-    "audit.direct_changes(timestamp with time zone)",
+    "audit.direct_changes(timestamp with time zone)", "audit.refused_access(interval)",
 }
 
 
