@@ -177,17 +177,25 @@ begin
     if private.caller_id() is null then
         raise exception 'no caller in this transaction' using errcode = 'SRA01';
     end if;
-    select family into v_family from private.refresh_tokens
-     where token_hash = p_token_hash and user_id = private.caller_id();
-    if v_family is null then
-        return false;
+    if p_token_hash is not null then
+        select family into v_family from private.refresh_tokens
+         where token_hash = p_token_hash and user_id = private.caller_id();
     end if;
-    perform private.revoke_family(v_family);
-    return true;
+    if v_family is not null then
+        perform private.revoke_family(v_family);
+    end if;
+    -- Every logout is a security event, whether or not it named a session the caller holds.
+    perform private.log_event('INFO', 'auth', 'logout',
+        case when v_family is not null then 'logged out; the session''s refresh tokens are revoked'
+             when p_token_hash is null then 'logged out without a refresh token: nothing to revoke'
+             else 'logged out; the refresh token given is not one of the caller''s sessions' end,
+        pg_catalog.jsonb_build_object('session_revoked', v_family is not null));
+    return v_family is not null;
 end
 $$;
 comment on function api.end_session(bytea) is
-    'Logout: revoke the caller''s refresh-token family that this token belongs to; false if it is not theirs.';
+    'Logout: revoke the caller''s refresh-token family that this token belongs to (null: none given) and '
+    'log a logout event; false if nothing of the caller''s was revoked.';
 
 -- Idempotency keys --------------------------------------------------------------------------------
 

@@ -167,9 +167,8 @@ async def refresh(body: RefreshRequest, db: PublicConn, tokens: TokenIssuer) -> 
 @router.post("/logout", status_code=204, summary="End this session (its refresh tokens stop working)",
              responses=PROTECTED)
 async def logout(body: LogoutRequest, db: CallerConn, tokens: TokenIssuer) -> Response:
-    if body.refresh_token:
-        claims = tokens.verify_refresh(body.refresh_token)
-        await db.call_one("api.end_session", token_hash(claims.jti))
+    claims = tokens.verify_refresh(body.refresh_token) if body.refresh_token else None
+    await db.call_one("api.end_session", token_hash(claims.jti) if claims else None)
     return Response(status_code=204)
 
 

@@ -131,6 +131,17 @@ def test_logout_ends_the_session_of_its_refresh_token(client: TestClient) -> Non
     assert client.post("/token/refresh", json={"refresh_token": tokens["refresh_token"]}).status_code == 401
 
 
+def test_logout_without_a_refresh_token_is_still_a_logged_event(client: TestClient, db: psycopg.Connection) -> None:
+    register(client, "alice")
+    tokens = login(client, "alice")
+
+    response = client.post("/logout", json={}, headers=bearer(tokens))
+
+    assert response.status_code == 204
+    assert db.execute("select details->>'session_revoked' from logs where action = 'logout' and request_id = %s",
+                      [response.headers["x-request-id"]]).fetchall() == [("false",)]
+
+
 def test_logout_everywhere_revokes_every_token(client: TestClient) -> None:
     register(client, "alice")
     here, there = login(client, "alice"), login(client, "alice")

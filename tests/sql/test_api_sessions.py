@@ -218,6 +218,20 @@ def test_a_caller_ends_only_their_own_session(db: psycopg.Connection, api_conn: 
     assert refresh(api_conn, T2, T3)[0] == "revoked"
 
 
+def test_every_logout_is_logged_with_whether_it_revoked_a_session(db: psycopg.Connection,
+                                                                 api_conn: psycopg.Connection) -> None:
+    alice, bob = register(db, "alice"), register(db, "bob")
+    open_session(api_conn, alice, 1, T1)
+    for user, token in ((bob, T1), (alice, None), (alice, T1)):
+        with api_conn.transaction():
+            begin_request(api_conn, user)
+            api_conn.execute("select api.end_session(%s)", [token])
+
+    rows = db.execute("select u.username, l.details->>'session_revoked' from logs l join users u on u.id = l.actor_id"
+                      " where l.action = 'logout' order by l.id").fetchall()
+    assert rows == [("bob", "false"), ("alice", "false"), ("alice", "true")]
+
+
 def test_only_hashes_of_refresh_tokens_are_stored(db: psycopg.Connection, api_conn: psycopg.Connection) -> None:
     alice = register(db, "alice")
     open_session(api_conn, alice, 1, T1)
