@@ -53,13 +53,36 @@ def _inline_script(html: HTMLResponse) -> str:
     return found[0] if found else ""
 
 
+async def _record(app: FastAPI, batch: list[dict[str, Any]]) -> None:
+    async with app.state.pool.connection() as conn:
+        await conn.execute("select audit.record_api_calls(%s)", [Jsonb(batch)])
+
+
 async def _flush_calls(app: FastAPI) -> None:
-    """Hand the buffered API-call records to the audit log, in batches of at most 1000."""
+    """Hand the buffered API-call records to the audit log, in batches of at most 1000.
+
+    A batch leaves the buffer only once the database has it: when the call fails (database down, pool
+    exhausted, a privilege missing) the batch goes back to the front and the error propagates, to be
+    tried again next time. A batch the database refuses as data is written record by record, so one bad
+    record cannot hold back the others; only that record is dropped, with a warning.
+    """
     calls: deque[dict[str, Any]] = app.state.calls
+    if len(calls) == calls.maxlen:
+        log.warning("API-call buffer full: the oldest records are being dropped", extra={"kept": calls.maxlen})
     while calls:
         batch = [calls.popleft() for _ in range(min(len(calls), 1000))]
-        async with app.state.pool.connection() as conn:
-            await conn.execute("select audit.record_api_calls(%s)", [Jsonb(batch)])
+        try:
+            await _record(app, batch)
+        except psycopg.errors.DataError:
+            for record in batch:
+                try:
+                    await _record(app, [record])
+                except psycopg.errors.DataError:
+                    log.warning("API-call record refused by the database; dropped",
+                                extra={"route": record.get("route"), "request_id": record.get("request_id")})
+        except BaseException:
+            calls.extendleft(reversed(batch))
+            raise
 
 
 async def _housekeeping(app: FastAPI, every: float) -> None:
@@ -111,6 +134,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            # The last calls, so that a restart loses none; bounded, so a dead database cannot hold it up.
+            try:
+                await asyncio.wait_for(_flush_calls(app), timeout=settings.statement_timeout_ms / 1000)
+            except (psycopg.Error, TimeoutError) as error:
+                log.warning("API-call records lost at shutdown", extra={"lost": len(app.state.calls),
+                                                                       "error": type(error).__name__})
             await pool.close()
 
     app = FastAPI(

@@ -9,6 +9,8 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from api.main import create_app
+from api.settings import Settings
 from tests.api.conftest import bearer, login
 
 
@@ -95,3 +97,51 @@ def test_a_lone_surrogate_in_json_text_is_422(client: TestClient, user: Callable
     body = b'{"component": "gui", "message": "lone surrogate \\ud800"}'
     response = client.post("/logs", content=body, headers={**user("alice"), "Content-Type": "application/json"})
     assert response.status_code == 422 and response.json()["code"] in ("invalid_request", "invalid_text")
+
+
+def wait_for(db: psycopg.Connection, sql: str, params: list[object]) -> list[tuple]:
+    """Poll until the query returns rows (the housekeeping task works in the background), or give up."""
+    rows: list[tuple] = []
+    for _ in range(100):
+        rows = db.execute(sql, params).fetchall()
+        if rows:
+            break
+        time.sleep(0.1)
+    return rows
+
+
+CALL_ROWS = "select details->>'route' from public.logs where action = 'api_call' and request_id = %s"
+
+
+def test_the_housekeeping_task_seals_the_audit_log(make_client: Callable[..., TestClient],
+                                                   db: psycopg.Connection) -> None:
+    client = make_client(audit_seal_seconds=0.2)
+    client.get("/orders", headers={"X-Request-ID": "seal-me-0001"})
+
+    assert wait_for(db, CALL_ROWS, ["seal-me-0001"]) == [("/orders",)]
+    sealed = wait_for(db, "select b.id from audit.seal_blocks b join public.logs l on l.txid >= b.xid_from"
+                      " and l.txid < b.xid_to and b.log_table = 'logs' where l.request_id = %s", ["seal-me-0001"])
+    assert len(sealed) == 1
+    assert db.execute("select ok from audit.verify()").fetchone() == (True,)
+
+
+def test_calls_still_buffered_at_shutdown_are_recorded(api_settings: Settings, db: psycopg.Connection) -> None:
+    # The housekeeping task never runs in this test's lifetime: only the shutdown flush can record the call.
+    with TestClient(create_app(api_settings.model_copy(update={"audit_seal_seconds": 3600}))) as client:
+        client.get("/orders", headers={"X-Request-ID": "at-shutdown-0001"})
+        assert db.execute(CALL_ROWS, ["at-shutdown-0001"]).fetchall() == []
+
+    assert db.execute(CALL_ROWS, ["at-shutdown-0001"]).fetchall() == [("/orders",)]
+
+
+def test_a_batch_the_database_did_not_take_stays_buffered_and_is_recorded_later(
+        make_client: Callable[..., TestClient], db: psycopg.Connection) -> None:
+    db.execute("revoke execute on function audit.record_api_calls(jsonb) from strongroom_authenticator")
+    client = make_client(audit_seal_seconds=0.2)
+    client.get("/orders", headers={"X-Request-ID": "kept-0001"})
+    time.sleep(1.0)  # several flushes fail meanwhile
+    assert db.execute(CALL_ROWS, ["kept-0001"]).fetchall() == []
+
+    db.execute("grant execute on function audit.record_api_calls(jsonb) to strongroom_authenticator")
+
+    assert wait_for(db, CALL_ROWS, ["kept-0001"]) == [("/orders",)]
