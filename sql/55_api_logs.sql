@@ -56,8 +56,8 @@ begin
 end
 $$;
 comment on function api.log_client_event(text, text, text, jsonb) is
-    'Adds the calling user''s own event to logs (component 1 to 43 characters, stored prefixed "client:"). Message at most 2000 '
-    'characters, details at most 4000 bytes, at most 60 events a minute per user (SRL90).';
+    'Adds the calling user''s own event to logs (component 1 to 43 characters, stored prefixed "client:"). '
+    'Message at most 2000 characters, details at most 4000 bytes, at most 60 events a minute per user (SRL90).';
 
 -- Listing ---------------------------------------------------------------------------------------------
 
