@@ -19,6 +19,8 @@ set search_path = ''
 as $$
 declare
     -- Limits: a client can describe what went wrong, not fill the disk.
+    -- The component is stored as 'client:' || component in logs.component, varchar(50): 7 + 43.
+    c_max_component constant integer := 43;
     c_max_message constant integer := 2000;
     c_max_details constant integer := 4000;
     c_per_minute constant integer := 60;
@@ -31,8 +33,9 @@ begin
     if v_level is null or v_level not in ('DEBUG', 'INFO', 'WARNING', 'ERROR') then
         raise exception 'level must be DEBUG, INFO, WARNING or ERROR' using errcode = 'SRP90';
     end if;
-    if coalesce(pg_catalog.length(p_component), 0) not between 1 and 50 then
-        raise exception 'component must be 1 to 50 characters' using errcode = 'SRP90';
+    if coalesce(pg_catalog.length(p_component), 0) not between 1 and c_max_component then
+        raise exception 'component must be 1 to % characters', c_max_component using errcode = 'SRP90',
+            hint = 'It is stored prefixed with "client:", in a column of 50 characters.';
     end if;
     if coalesce(pg_catalog.length(p_message), 0) not between 1 and c_max_message then
         raise exception 'message must be 1 to % characters', c_max_message using errcode = 'SRP90';
@@ -53,8 +56,8 @@ begin
 end
 $$;
 comment on function api.log_client_event(text, text, text, jsonb) is
-    'Adds the calling user''s own event to logs (component prefixed "client:"). Message at most 2000 '
-    'characters, details at most 4000 bytes, at most 60 events a minute per user (SRL90).';
+    'Adds the calling user''s own event to logs (component 1 to 43 characters, stored prefixed "client:"). '
+    'Message at most 2000 characters, details at most 4000 bytes, at most 60 events a minute per user (SRL90).';
 
 -- Listing ---------------------------------------------------------------------------------------------
 

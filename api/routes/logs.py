@@ -16,11 +16,13 @@ from api.models import Limit, Out, Strict, text
 router = APIRouter(prefix="/logs", tags=["logs"])
 
 Word = Annotated[str, text(50)]
+# Stored as "client:<component>" in a 50-character column: api.log_client_event allows 43.
+Component = Annotated[str, text(43)]
 
 
 class NewEvent(Strict):
     level: Word = "INFO"
-    component: Word
+    component: Component
     message: Annotated[str, text(2000)]
     details: dict[str, Any] | None = None
 

@@ -77,6 +77,19 @@ def test_bad_event_input_is_422(client: TestClient, user: Callable, body: dict) 
     assert client.post("/logs", json=body, headers=user("alice")).status_code == 422
 
 
+def test_a_client_component_of_43_characters_is_recorded_and_44_are_refused_before_the_database(
+        client: TestClient, user: Callable) -> None:
+    alice = user("alice")
+
+    fits = client.post("/logs", json={"component": "c" * 43, "message": "m"}, headers=alice)
+    too_long = client.post("/logs", json={"component": "c" * 44, "message": "m"}, headers=alice)
+
+    assert fits.status_code == 204
+    assert too_long.status_code == 422
+    assert too_long.json()["code"] == "invalid_request"
+    assert [(e["loc"], e["type"]) for e in too_long.json()["errors"]] == [(["body", "component"], "string_too_long")]
+
+
 def test_api_calls_reach_the_audit_log_with_their_request_id(make_client: Callable[..., TestClient],
                                                             db: psycopg.Connection) -> None:
     client = make_client(audit_seal_seconds=0.2)

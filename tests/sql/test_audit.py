@@ -116,13 +116,23 @@ def test_db_role_is_the_role_the_session_switched_to_even_inside_security_define
     assert (row["db_role"], row["actor_id"]) == ("strongroom_user", alice)
 
 
-@pytest.mark.parametrize("table", ["users", "entries", "orders", "aes_keys"])
+@pytest.mark.parametrize("table", ["users", "entries", "orders", "aes_keys", "vault"])
 def test_every_audited_table_carries_the_audit_trigger(db, table):
     found = db.execute(
         "select count(*) from pg_catalog.pg_trigger where tgrelid = %s::regclass and tgname = '_900_audit'",
         [f"public.{table}"],
     ).fetchone()[0]
     assert found == 1
+
+
+def test_every_public_table_but_the_logs_and_the_migration_bookkeeping_is_audited(db):
+    untracked = db.execute(
+        "select c.relname::text from pg_catalog.pg_class c"
+        " where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p') and not c.relispartition"
+        "   and c.relname <> all (%s) and c.relname !~ '^_?yoyo'"
+        "   and not exists (select from pg_catalog.pg_trigger t where t.tgrelid = c.oid and t.tgname = '_900_audit')"
+        " order by 1", [list(LOG_TABLES)]).fetchall()
+    assert untracked == []
 
 
 def test_no_secret_reaches_any_log_column_only_the_fact_that_it_changed(db):
@@ -214,6 +224,39 @@ def test_a_change_of_the_sensitive_field_is_an_order_event_without_its_value(db)
     assert events == [("created", '{"status": "pending"}'), ("sensitive_changed", None)]
     everything = db.execute("select string_agg(t::text, ' ') from public.logs t").fetchone()[0]
     assert "feedface" not in everything
+
+
+def test_making_a_plain_order_sensitive_is_an_order_event_without_its_value(db, connect):
+    from tests.sql.accounts_support import begin_request
+    from tests.sql.accounts_support import make_user as make_account
+    from tests.sql.crypto_support import MASTER_KEY, ensure_key
+
+    key = ensure_key(db)
+    alice = make_account(db, "alice")
+    api = connect("strongroom_authenticator")
+    with api.transaction():
+        begin_request(api, alice, request_id="req-plain")
+        order = api.execute("select id from api.create_order('ten bolts', false)").fetchone()[0]
+    # No api function changes an order's sensitivity: the DBA does it, in the order owner's name.
+    with db.transaction():
+        in_request(db, alice, "req-secret")
+        db.execute("select set_config('strongroom.master_key', %s, true)", [MASTER_KEY])
+        db.execute("update public.orders set sensitive = true, description = '', description_key_id = %s,"
+                   " description_enc = private.encrypt('secret-bolts-marker-6d1f', %s,"
+                   "                                   private.place('orders', 'description', null, id))"
+                   " where id = %s", [key, key, order])
+
+    events = db.execute(
+        "select action, details::jsonb, actor_id, request_id from public.order_logs where order_id = %s order by id",
+        [order],
+    ).fetchall()
+    assert events == [("created", {"status": "pending"}, alice, "req-plain"),
+                      ("sensitive_changed", None, alice, "req-secret")]
+    ciphertext = db.execute("select encode(description_enc, 'hex') from public.orders where id = %s",
+                            [order]).fetchone()[0]
+    for table in LOG_TABLES:
+        text = db.execute(f"select coalesce(string_agg(t::text, ' '), '') from public.{table} t").fetchone()[0]
+        assert "secret-bolts-marker-6d1f" not in text and ciphertext not in text, table
 
 
 def test_a_failed_login_and_the_lockout_it_causes_leave_rows_with_the_callers_address(db, connect):

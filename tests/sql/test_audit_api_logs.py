@@ -49,7 +49,7 @@ def test_a_user_adds_an_event_of_their_own_with_their_actor_and_request(db, conn
 
 @pytest.mark.parametrize(
     ("level", "component", "message"),
-    [("LOUD", "gui", "m"), ("INFO", "", "m"), ("INFO", "c" * 51, "m"), ("INFO", "gui", ""),
+    [("LOUD", "gui", "m"), ("INFO", "", "m"), ("INFO", "c" * 44, "m"), ("INFO", "c" * 51, "m"), ("INFO", "gui", ""),
      ("INFO", "gui", "m" * 2001)],
 )
 def test_a_client_event_outside_the_limits_is_refused(db, connect, level, component, message):
@@ -60,6 +60,22 @@ def test_a_client_event_outside_the_limits_is_refused(db, connect, level, compon
     state = sqlstate_of(conn, "select api.log_client_event(%s, %s, %s)", [level, component, message])
 
     assert state == "SRP90"
+
+
+def test_a_client_component_of_43_characters_fills_the_log_column_and_44_are_refused_naming_the_limit(db, connect):
+    alice = make_user(db, "alice")
+    conn = connect()
+    as_caller(conn, alice)
+    conn.execute("select api.log_client_event('INFO', %s, 'm')", ["c" * 43])
+    conn.commit()
+
+    as_caller(conn, alice)
+    with pytest.raises(psycopg.Error) as refused:
+        conn.execute("select api.log_client_event('INFO', %s, 'm')", ["c" * 44])
+
+    assert refused.value.sqlstate == "SRP90" and "1 to 43 characters" in str(refused.value)
+    stored = db.execute("select component from public.logs where action = 'client_event'").fetchall()
+    assert stored == [("client:" + "c" * 43,)]
 
 
 def test_the_sixty_first_client_event_in_a_minute_is_rate_limited(db, connect):
