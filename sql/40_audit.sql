@@ -584,7 +584,7 @@ set search_path = ''
 as $$
     -- pg_resetwal -x takes the low 32 bits and -e the high 32. The next id must start a pg_xact segment
     -- (a multiple of 1048576 transactions, per the pg_resetwal documentation): the server creates that
-    -- segment's file, whereas an id inside a segment that does not exist fails at its first commit. So:
+    -- segment's file, whereas with an id inside a segment that does not exist it does not start. So:
     -- the first segment start above the id, into the next epoch if the low 32 bits overflow.
     select case when s.next >= 4294967296 then s.hi + 1 else s.hi end,
            case when s.next >= 4294967296 then 1048576 else s.next end::bigint
