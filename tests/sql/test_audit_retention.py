@@ -267,3 +267,17 @@ def test_retire_writes_into_the_archive_dir_it_is_given(db, cli, tmp_path):
 
     assert [p.name for p in target.iterdir()] == [f"{OLD}.dump"]
     assert stat.S_IMODE(target.stat().st_mode) == 0o700
+
+
+def test_a_recorded_archive_whose_file_is_gone_is_dumped_again_before_the_drop(db, cli, capsys, tmp_path):
+    table = retired(db)
+    db.execute("call audit.record_archive(%s, 'lost.dump', %s)", [table, SHA])
+
+    assert cli(["audit", "retire"]) == 0
+
+    dump = tmp_path / "home" / "audit-archive" / f"{table}.dump"
+    digest = hashlib.sha256(dump.read_bytes()).hexdigest()
+    assert db.execute("select archive_file, archive_sha256 from audit.retired_partitions").fetchone() == (
+        str(dump), digest)
+    assert not in_archive(db, table)
+    assert f"archived audit_archive.{table}" in capsys.readouterr().out
