@@ -7,7 +7,7 @@
 --   4. writing events: private.log_event (security and admin events), private.log_access_refused
 --   5. change audit: the row trigger attached to audited tables, and order events into order_logs
 --   6. audit.enable_tracking / audit.disable_tracking (the list of tables is sql/85_audit_tracking.sql)
---   7. partitions: audit.ensure_partitions, audit.retire_partitions
+--   7. partitions: audit.ensure_partitions, audit.retire_partitions, audit.record_archive, audit.drop_archived
 --   8. sealing: audit.seal, audit.head
 --   9. verifying: audit.verify
 --
@@ -20,7 +20,11 @@
 insert into private.error_codes (sqlstate, name, http_status, description) values
     ('SRF90', 'audit_log_append_only', 403, 'Log tables and seal blocks are append-only: rows are never updated or deleted.'),
     ('SRC90', 'audit_seal_isolation', 409, 'audit.seal() must run in a READ COMMITTED transaction.'),
-    ('SRC91', 'audit_partition_unsealed', 409, 'A log partition still holds rows that are not sealed.')
+    ('SRC91', 'audit_partition_unsealed', 409, 'A log partition still holds rows that are not sealed.'),
+    ('SRC92', 'audit_xid_counter_behind', 409, 'The cluster''s transaction counter is behind the last seal '
+                                                'block (restored into another cluster): move it forward with pg_resetwal.'),
+    ('SRC93', 'audit_partition_not_archived', 409, 'An archived log partition is dropped only after a dump of it '
+                                                   'was recorded, and only with that dump''s SHA-256.')
 on conflict (sqlstate) do update
     set name = excluded.name, http_status = excluded.http_status, description = excluded.description;
 
@@ -394,59 +398,149 @@ comment on function audit.ensure_partitions(integer) is
 -- Every migrate re-applies this file: the months ahead exist before anyone writes into them.
 select audit.ensure_partitions();
 
+-- Retention, in three steps a DBA can follow and `strongroom audit retire` runs in order:
+--   retire_partitions  detach each old, fully sealed month into schema audit_archive (no runtime role reads it)
+--   record_archive     note the verified dump of an archived table: its file name and SHA-256
+--   drop_archived      drop an archived table, but only one whose dump was recorded, naming that dump's hash
+-- A table is never dropped before a dump of it was checked, so nothing is lost when a step fails.
+
+drop function if exists audit.retirable_partitions(integer);
+create function audit.retirable_partitions(p_keep_months integer default null)
+returns table (log_table text, partition_name text, month timestamptz)
+language sql
+stable
+set search_path = ''
+set timezone = 'UTC'
+as $$
+    select (select pc.relname::text from pg_catalog.pg_class as pc where pc.oid = p.inhparent),
+           c.relname::text,
+           b.month
+    from pg_catalog.pg_inherits as p
+    join pg_catalog.pg_class as c on c.oid = p.inhrelid
+    cross join lateral (
+        select (pg_catalog.regexp_match(pg_catalog.pg_get_expr(c.relpartbound, c.oid), '''([^'']+)'''))[1]::timestamptz
+            as month) as b
+    where p.inhparent in ('public.logs'::regclass, 'public.order_logs'::regclass, 'public.key_logs'::regclass)
+      and not c.relpartbound is null
+      and pg_catalog.pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
+      and b.month + interval '1 month'
+          <= pg_catalog.date_trunc('month', pg_catalog.now(), 'UTC')
+             - pg_catalog.make_interval(months => coalesce(
+                   p_keep_months,
+                   (select s.value::integer from audit.settings as s where s.name = 'retention_months')))
+    order by 3, 1
+$$;
+comment on function audit.retirable_partitions(integer) is
+    'The log partitions audit.retire_partitions(p_keep_months) would move to audit_archive now: those whose '
+    'UTC month ended more than p_keep_months (default: audit.settings retention_months) whole months ago.';
+
 create or replace procedure audit.retire_partitions(p_keep_months integer default null)
 language plpgsql
 set search_path = ''
 set timezone = 'UTC'
 as $$
 declare
-    v_keep integer := coalesce(p_keep_months,
-                               (select s.value::integer from audit.settings as s where s.name = 'retention_months'));
-    v_cutoff timestamptz := pg_catalog.date_trunc('month', pg_catalog.now(), 'UTC')
-                            - pg_catalog.make_interval(months => v_keep);
     v_horizon xid8 := (select b.xid_to from audit.seal_blocks as b order by b.id desc limit 1);
     r record;
     v_rows bigint;
     v_unsealed bigint;
 begin
-    for r in
-        select (select pc.relname::text from pg_catalog.pg_class as pc where pc.oid = p.inhparent) as log_table,
-               c.relname::text as part,
-               (pg_catalog.regexp_match(pg_catalog.pg_get_expr(c.relpartbound, c.oid), '''([^'']+)'''))[1]::timestamptz
-                   as month
-        from pg_catalog.pg_inherits as p
-        join pg_catalog.pg_class as c on c.oid = p.inhrelid
-        where p.inhparent in ('public.logs'::regclass, 'public.order_logs'::regclass, 'public.key_logs'::regclass)
-          and not c.relpartbound is null
-          and pg_catalog.pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
-        order by 3, 1
-    loop
-        continue when r.month + interval '1 month' > v_cutoff;
+    for r in select * from audit.retirable_partitions(p_keep_months) loop
         execute pg_catalog.format('select count(*), count(*) filter (where $1 is null or txid >= $1) from public.%I',
-                                  r.part)
+                                  r.partition_name)
             into v_rows, v_unsealed using v_horizon;
         if v_unsealed > 0 then
-            raise exception 'partition % still has % unsealed rows', r.part, v_unsealed
+            raise exception 'partition % still has % unsealed rows', r.partition_name, v_unsealed
                 using errcode = 'SRC91', hint = 'Run audit.seal() first.';
         end if;
-        execute pg_catalog.format('alter table public.%I detach partition public.%I', r.log_table, r.part);
-        execute pg_catalog.format('alter table public.%I set schema audit_archive', r.part);
+        execute pg_catalog.format('alter table public.%I detach partition public.%I', r.log_table, r.partition_name);
+        execute pg_catalog.format('alter table public.%I set schema audit_archive', r.partition_name);
         insert into audit.retired_partitions (log_table, month, archived_as, row_count)
-        values (r.log_table, r.month, 'audit_archive.' || r.part, v_rows);
+        values (r.log_table, r.month, 'audit_archive.' || r.partition_name, v_rows);
         perform private.log_event('NOTICE', 'audit', 'partition_retired',
                                   pg_catalog.format('%s month %s (%s rows) moved to audit_archive.%s',
-                                                    r.log_table, r.month, v_rows, r.part),
+                                                    r.log_table, r.month, v_rows, r.partition_name),
                                   pg_catalog.jsonb_build_object('log_table', r.log_table, 'month', r.month,
-                                                                'rows', v_rows, 'archived_as', 'audit_archive.' || r.part));
+                                                                'rows', v_rows,
+                                                                'archived_as', 'audit_archive.' || r.partition_name));
     end loop;
 end
 $$;
 comment on procedure audit.retire_partitions(integer) is
-    'Retention: every log partition whose month ended more than p_keep_months (default: audit.settings '
-    'retention_months) whole months ago, and whose rows are all sealed, is detached and moved to schema '
-    'audit_archive, recorded in audit.retired_partitions and logged. Its seal blocks stay in the chain; '
-    'audit.verify() then checks only their links. Dump audit_archive (pg_dump -n audit_archive) and drop '
-    'the table when the archive is safe.';
+    'Retention, step 1: every partition audit.retirable_partitions(p_keep_months) names, if all its rows are '
+    'sealed (else SRC91 and nothing moves), is detached and moved to schema audit_archive, recorded in '
+    'audit.retired_partitions and logged (partition_retired). Its seal blocks stay in the chain; '
+    'audit.verify() then checks only their links. Then dump it, audit.record_archive, audit.drop_archived '
+    '(`strongroom audit retire` does all of it).';
+
+drop procedure if exists audit.record_archive(text, text, text);
+create procedure audit.record_archive(p_table text, p_file text, p_sha256 text)
+language plpgsql
+set search_path = ''
+as $$
+begin
+    if p_sha256 !~ '^[0-9a-f]{64}$' or coalesce(p_file, '') = '' then
+        raise exception 'an archive is recorded with its file name and its SHA-256 as 64 lower-case hex digits'
+            using errcode = 'SRP50';
+    end if;
+    update audit.retired_partitions as rp
+       set archive_file = p_file, archive_sha256 = p_sha256, archived_at = pg_catalog.now(),
+           archived_by = current_user
+     where rp.archived_as = 'audit_archive.' || p_table
+       and rp.dropped_at is null
+       and pg_catalog.to_regclass(pg_catalog.format('audit_archive.%I', p_table)) is not null;
+    if not found then
+        raise exception 'audit_archive.% is not a retired log partition waiting for its archive', p_table
+            using errcode = 'SRC93',
+                  hint = 'Only tables audit.retire_partitions() moved to audit_archive, and not yet dropped, qualify.';
+    end if;
+end
+$$;
+comment on procedure audit.record_archive(text, text, text) is
+    'Retention, step 2: records that audit_archive.<p_table> was dumped to p_file (a name for the DBA; the '
+    'database does not read it) whose SHA-256 is p_sha256 (hex). Call it only after checking the dump reads '
+    'back (pg_restore --list names the table). A later dump of the same table replaces the record.';
+
+drop procedure if exists audit.drop_archived(text, text);
+create procedure audit.drop_archived(p_table text, p_sha256 text)
+language plpgsql
+set search_path = ''
+as $$
+declare
+    v_retired audit.retired_partitions;
+begin
+    select rp.* into v_retired
+    from audit.retired_partitions as rp
+    where rp.archived_as = 'audit_archive.' || p_table and rp.dropped_at is null
+    for update;
+    if v_retired.id is null or v_retired.archive_sha256 is null then
+        raise exception 'audit_archive.% has no recorded archive: it is not dropped', p_table
+            using errcode = 'SRC93',
+                  hint = 'Dump it, check the dump, and call audit.record_archive() first.';
+    end if;
+    if v_retired.archive_sha256 <> p_sha256 then
+        raise exception 'audit_archive.% was archived as % with SHA-256 %, not %: it is not dropped',
+                        p_table, v_retired.archive_file, v_retired.archive_sha256, p_sha256
+            using errcode = 'SRC93', hint = 'Name the hash of the dump that was recorded.';
+    end if;
+    execute pg_catalog.format('drop table audit_archive.%I', p_table);
+    update audit.retired_partitions as rp set dropped_at = pg_catalog.now(), dropped_by = current_user
+     where rp.id = v_retired.id;
+    perform private.log_event('NOTICE', 'audit', 'partition_dropped',
+                              pg_catalog.format('%s month %s (%s rows) dropped; its archive is %s (sha256 %s)',
+                                                v_retired.log_table, v_retired.month, v_retired.row_count,
+                                                v_retired.archive_file, v_retired.archive_sha256),
+                              pg_catalog.jsonb_build_object('log_table', v_retired.log_table,
+                                                            'month', v_retired.month,
+                                                            'rows', v_retired.row_count,
+                                                            'archived_as', v_retired.archived_as,
+                                                            'archive_file', v_retired.archive_file,
+                                                            'archive_sha256', v_retired.archive_sha256));
+end
+$$;
+comment on procedure audit.drop_archived(text, text) is
+    'Retention, step 3: drops audit_archive.<p_table>, refused (SRC93) unless audit.record_archive() '
+    'recorded a dump of it with SHA-256 p_sha256; records dropped_at and logs partition_dropped.';
 
 -- 8. Sealing ----------------------------------------------------------------------------------------
 
@@ -481,6 +575,28 @@ create or replace view audit.log_rows_rehashed as
 comment on view audit.log_rows_rehashed is
     'audit.log_rows plus each row''s hash recomputed (meaningful with TimeZone UTC, as verify() runs).';
 
+drop function if exists audit.resetwal_target(xid8);
+create function audit.resetwal_target(p_xid xid8)
+returns table (epoch bigint, next_xid bigint)
+language sql
+immutable
+set search_path = ''
+as $$
+    -- pg_resetwal -x takes the low 32 bits and -e the high 32. The next id must start a pg_xact segment
+    -- (a multiple of 1048576 transactions, per the pg_resetwal documentation): the server creates that
+    -- segment's file, whereas with an id inside a segment that does not exist it does not start. So:
+    -- the first segment start above the id, into the next epoch if the low 32 bits overflow.
+    select case when s.next >= 4294967296 then s.hi + 1 else s.hi end,
+           case when s.next >= 4294967296 then 1048576 else s.next end::bigint
+    from (select pg_catalog.div(x.v, 4294967296)::bigint as hi,
+                 (pg_catalog.div(pg_catalog.mod(x.v, 4294967296), 1048576) + 1) * 1048576 as next
+          from (select p_xid::text::numeric as v) as x) as s
+$$;
+comment on function audit.resetwal_target(xid8) is
+    'The pg_resetwal -e (epoch) and -x (next transaction id) that move a fresh cluster''s transaction '
+    'counter past p_xid: for restoring a database with seal blocks into another cluster (README, '
+    '"Restoring into another cluster"). Pass the last block''s xid_to.';
+
 create or replace function audit.seal()
 returns table (block_id bigint, log_table text, month timestamptz, row_count bigint, block_hash text)
 language plpgsql
@@ -494,6 +610,8 @@ declare
     v_block audit.seal_blocks;
     v_from xid8;
     v_to xid8;
+    v_epoch bigint;
+    v_next bigint;
     r record;
 begin
     -- The horizon below is only safe if this transaction's later statements see everything committed
@@ -515,7 +633,21 @@ begin
     -- Every transaction with an id below the snapshot's xmin has finished: its rows are visible now and
     -- no new row with such an id can appear. Rows of transactions still running wait for the next seal.
     v_to := pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot());
-    if v_to <= v_from then
+    -- In one cluster the horizon never moves back. Behind the last block, this database was restored into
+    -- another cluster, whose counter started over: rows written now would get ids inside ranges already
+    -- sealed, and verify() would report them forever. Refuse until the counter is moved past.
+    if v_to < v_from then
+        select t.epoch, t.next_xid into v_epoch, v_next from audit.resetwal_target(v_from) as t;
+        raise exception 'the transaction counter (%) is behind the last seal block''s xid_to (%): this database '
+                        'was restored into another cluster, and nothing can be sealed until the counter is past %',
+                        v_to, v_from, v_from
+            using errcode = 'SRC92',
+                  hint = pg_catalog.format('Freeze, stop the server and move the counter: vacuumdb --all --freeze; '
+                                           'pg_ctl stop; pg_resetwal -e %s -x %s -D <data directory>; pg_ctl start '
+                                           '(README: "Restoring into another cluster"). Write nothing until then.',
+                                           v_epoch, v_next);
+    end if;
+    if v_to = v_from then
         return;
     end if;
 

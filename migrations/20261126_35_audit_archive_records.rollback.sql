@@ -1,0 +1,9 @@
+alter table audit.retired_partitions
+    drop constraint retired_partitions_dropped_only_archived,
+    drop constraint retired_partitions_archive_complete,
+    drop column dropped_by,
+    drop column dropped_at,
+    drop column archived_by,
+    drop column archived_at,
+    drop column archive_sha256,
+    drop column archive_file;
