@@ -100,7 +100,8 @@ async def _housekeeping(app: FastAPI, every: float) -> None:
                     async with app.state.pool.connection() as conn:
                         await conn.execute(f"select {name}()")
             except (psycopg.Error, TimeoutError) as error:
-                log.warning("housekeeping failed", extra={"call": name, "error": type(error).__name__})
+                log.warning("housekeeping failed", extra={"call": name, "error": type(error).__name__,
+                                                         "sqlstate": getattr(error, "sqlstate", None)})
 
 
 async def _load_error_codes(app: FastAPI) -> None:
