@@ -154,9 +154,10 @@ begin
     end loop;
 end
 $$;
--- The partitions: row triggers of a partitioned table are cloned onto each partition, statement
--- triggers are not, so a partition's TRUNCATE guard is created by audit.ensure_partitions (section 7).
--- retired_partitions too: a row there takes a month out of what verify() checks.
+-- Partitions inherit the row triggers above (PostgreSQL clones them), not the TRUNCATE statement
+-- trigger: audit.ensure_partitions (section 7) gives each partition its own.
+-- Seal blocks and retired_partitions are append-only as well: a row in retired_partitions takes a
+-- month out of what verify() checks.
 do $$
 declare
     t text;
