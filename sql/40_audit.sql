@@ -401,15 +401,17 @@ begin
     end loop;
     -- Every partition (new, old, the default, one a DBA attached) gets the TRUNCATE guard its parent's
     -- statement trigger does not give it; UPDATE/DELETE are refused by the parent's cloned row trigger.
-    -- Only where missing: no lock on the partitions writers are using.
+    -- Only where missing or disabled: no lock on the partitions writers are using.
     for r in
         select p.inhrelid::regclass as part, pc.relname::text as log_table
         from pg_catalog.pg_inherits as p
         join pg_catalog.pg_class as pc on pc.oid = p.inhparent
         where p.inhparent in ('public.logs'::regclass, 'public.order_logs'::regclass, 'public.key_logs'::regclass)
           and not exists (select from pg_catalog.pg_trigger as tg
-                          where tg.tgrelid = p.inhrelid and tg.tgname = '_010_append_only_truncate')
+                          where tg.tgrelid = p.inhrelid and tg.tgname = '_010_append_only_truncate'
+                            and tg.tgenabled <> 'D')
     loop
+        execute pg_catalog.format('drop trigger if exists _010_append_only_truncate on %s', r.part);
         execute pg_catalog.format('create trigger _010_append_only_truncate before truncate on %s '
                                   'for each statement execute function audit.tg_log__refuse_change(%L)',
                                   r.part, r.log_table);
@@ -419,8 +421,9 @@ end
 $$;
 comment on function audit.ensure_partitions(integer) is
     'Creates the monthly partitions of the log tables from this month to p_months_ahead ahead (UTC months), '
-    'and gives every partition that lacks it the trigger refusing TRUNCATE. Returns how many partitions it '
-    'created. Run by every migrate and by audit.seal() when next month''s partition is missing.';
+    'and gives every partition that lacks it (or has it disabled) the trigger refusing TRUNCATE. Returns how '
+    'many partitions it created. Run by every migrate and by audit.seal() when next month''s partition is '
+    'missing.';
 
 -- Every migrate re-applies this file: the months ahead exist before anyone writes into them, and every
 -- partition has its TRUNCATE guard.

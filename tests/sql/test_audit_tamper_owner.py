@@ -266,6 +266,17 @@ def test_a_partition_created_later_refuses_truncate_even_for_a_superuser(db):
     assert refused.value.sqlstate == "SRF90"
 
 
+def test_applying_the_code_turns_a_disabled_partition_guard_back_on(db, db_dsn, connect):
+    part = current_partition(db, "logs")
+    db.execute(f"alter table public.{part} disable trigger _010_append_only_truncate")
+
+    reapply_code(db_dsn)
+
+    with pytest.raises(psycopg.Error) as refused:
+        as_owner(connect).execute(f"truncate public.{part}")
+    assert refused.value.sqlstate == "SRF90"
+
+
 # Rows from before the audit trail ----------------------------------------------------------------------
 
 def unhashed_row(db: psycopg.Connection) -> int:
@@ -307,3 +318,4 @@ def test_applying_the_code_leaves_the_append_only_trigger_on(db, db_dsn, connect
     with pytest.raises(psycopg.Error) as refused:
         as_owner(connect).execute("update public.logs set action = 'x'")
     assert refused.value.sqlstate == "SRF90"
+
