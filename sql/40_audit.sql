@@ -10,6 +10,7 @@
 --   7. partitions: audit.ensure_partitions, audit.retire_partitions, audit.record_archive, audit.drop_archived
 --   8. sealing: audit.seal, audit.head
 --   9. verifying: audit.verify
+--  10. rows from before the audit trail: hashed when this file is applied, until the first seal
 --
 -- Why not one hash chain at insert: every insert would lock one head row, which measured here cut insert
 -- throughput to about a quarter at 4 clients. Each row gets its own hash at insert instead (no shared
@@ -18,7 +19,7 @@
 -- 1. Error codes ------------------------------------------------------------------------------------
 
 insert into private.error_codes (sqlstate, name, http_status, description) values
-    ('SRF90', 'audit_log_append_only', 403, 'Log tables and seal blocks are append-only: rows are never updated or deleted.'),
+    ('SRF90', 'audit_log_append_only', 403, 'Log tables, seal blocks and retired partitions are append-only: rows are never updated or deleted.'),
     ('SRC90', 'audit_seal_isolation', 409, 'audit.seal() must run in a READ COMMITTED transaction.'),
     ('SRC91', 'audit_partition_unsealed', 409, 'A log partition still holds rows that are not sealed.'),
     ('SRC92', 'audit_xid_counter_behind', 409, 'The cluster''s transaction counter is behind the last seal '
@@ -137,7 +138,8 @@ begin
 end
 $$;
 comment on function audit.tg_log__refuse_change() is
-    'Refuses UPDATE, DELETE and TRUNCATE on log tables and seal blocks, for every role including the owner.';
+    'Refuses UPDATE, DELETE and TRUNCATE on log tables, their partitions, seal blocks and retired '
+    'partitions, for every role including the owner (who can still disable triggers: the hashes are for that).';
 
 do $$
 declare
@@ -156,12 +158,52 @@ begin
     end loop;
 end
 $$;
-drop trigger if exists _010_append_only on audit.seal_blocks;
-create trigger _010_append_only before update or delete on audit.seal_blocks
-    for each row execute function audit.tg_log__refuse_change();
-drop trigger if exists _010_append_only_truncate on audit.seal_blocks;
-create trigger _010_append_only_truncate before truncate on audit.seal_blocks
-    for each statement execute function audit.tg_log__refuse_change();
+-- Partitions inherit the row triggers above (PostgreSQL clones them), not the TRUNCATE statement
+-- trigger: audit.ensure_partitions (section 7) gives each partition its own.
+-- Seal blocks and retired_partitions are append-only as well: a row in retired_partitions takes a
+-- month out of what verify() checks. Its archive bookkeeping (section 7: which dump holds the month, and
+-- when the table was dropped) is filled in later, so an UPDATE may set those columns and nothing else,
+-- and not once the table is dropped.
+create or replace function audit.tg_retired_partitions__guard()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    if (new.id, new.log_table, new.month, new.archived_as, new.row_count, new.retired_at, new.retired_by)
+           is distinct from
+       (old.id, old.log_table, old.month, old.archived_as, old.row_count, old.retired_at, old.retired_by)
+       or old.dropped_at is not null then
+        raise exception 'retired_partitions is append-only: only a retired month''s archive record may be '
+                        'filled in, until its table is dropped'
+            using errcode = 'SRF90',
+                  hint = 'audit.record_archive() and audit.drop_archived() write the archive record.';
+    end if;
+    return new;
+end
+$$;
+comment on function audit.tg_retired_partitions__guard() is
+    'BEFORE UPDATE on audit.retired_partitions: only the archive columns (archive_file, archive_sha256, '
+    'archived_at/_by, dropped_at/_by) may change, and only while the table is not dropped (SRF90).';
+
+do $$
+declare
+    t text;
+begin
+    foreach t in array array['seal_blocks', 'retired_partitions'] loop
+        execute format('drop trigger if exists _010_append_only on audit.%I', t);
+        execute format('create trigger _010_append_only before %s on audit.%I '
+                       'for each row execute function audit.tg_log__refuse_change()',
+                       case t when 'seal_blocks' then 'update or delete' else 'delete' end, t);
+        execute format('drop trigger if exists _010_append_only_truncate on audit.%I', t);
+        execute format('create trigger _010_append_only_truncate before truncate on audit.%I '
+                       'for each statement execute function audit.tg_log__refuse_change()', t);
+    end loop;
+end
+$$;
+drop trigger if exists _011_archive_record_only on audit.retired_partitions;
+create trigger _011_archive_record_only before update on audit.retired_partitions
+    for each row execute function audit.tg_retired_partitions__guard();
 
 -- 4. Writing events ---------------------------------------------------------------------------------
 
@@ -371,6 +413,7 @@ declare
     v_month timestamptz;
     v_name text;
     v_made integer := 0;
+    r record;
 begin
     foreach t in array array['logs', 'order_logs', 'key_logs'] loop
         for v_month in
@@ -388,14 +431,34 @@ begin
             v_made := v_made + 1;
         end loop;
     end loop;
+    -- Every partition (new, old, the default, one a DBA attached) gets the TRUNCATE guard its parent's
+    -- statement trigger does not give it; UPDATE/DELETE are refused by the parent's cloned row trigger.
+    -- Only where missing or disabled: no lock on the partitions writers are using.
+    for r in
+        select p.inhrelid::regclass as part, pc.relname::text as log_table
+        from pg_catalog.pg_inherits as p
+        join pg_catalog.pg_class as pc on pc.oid = p.inhparent
+        where p.inhparent in ('public.logs'::regclass, 'public.order_logs'::regclass, 'public.key_logs'::regclass)
+          and not exists (select from pg_catalog.pg_trigger as tg
+                          where tg.tgrelid = p.inhrelid and tg.tgname = '_010_append_only_truncate'
+                            and tg.tgenabled <> 'D')
+    loop
+        execute pg_catalog.format('drop trigger if exists _010_append_only_truncate on %s', r.part);
+        execute pg_catalog.format('create trigger _010_append_only_truncate before truncate on %s '
+                                  'for each statement execute function audit.tg_log__refuse_change(%L)',
+                                  r.part, r.log_table);
+    end loop;
     return v_made;
 end
 $$;
 comment on function audit.ensure_partitions(integer) is
-    'Creates the monthly partitions of the log tables from this month to p_months_ahead ahead (UTC months). '
-    'Run by every migrate and by audit.seal() when next month''s partition is missing.';
+    'Creates the monthly partitions of the log tables from this month to p_months_ahead ahead (UTC months), '
+    'and gives every partition that lacks it (or has it disabled) the trigger refusing TRUNCATE. Returns how '
+    'many partitions it created. Run by every migrate and by audit.seal() when next month''s partition is '
+    'missing.';
 
--- Every migrate re-applies this file: the months ahead exist before anyone writes into them.
+-- Every migrate re-applies this file: the months ahead exist before anyone writes into them, and every
+-- partition has its TRUNCATE guard.
 select audit.ensure_partitions();
 
 -- Retention, in three steps a DBA can follow and `strongroom audit retire` runs in order:
@@ -469,8 +532,8 @@ $$;
 comment on procedure audit.retire_partitions(integer) is
     'Retention, step 1: every partition audit.retirable_partitions(p_keep_months) names, if all its rows are '
     'sealed (else SRC91 and nothing moves), is detached and moved to schema audit_archive, recorded in '
-    'audit.retired_partitions and logged (partition_retired). Its seal blocks stay in the chain; '
-    'audit.verify() then checks only their links. Then dump it, audit.record_archive, audit.drop_archived '
+    'audit.retired_partitions and logged (partition_retired). Its seal blocks stay in the chain; once that '
+    'event is sealed, audit.verify() checks only their links. Then dump it, audit.record_archive, audit.drop_archived '
     '(`strongroom audit retire` does all of it).';
 
 drop procedure if exists audit.record_archive(text, text, text);
@@ -731,7 +794,57 @@ begin
                 order by b.xid_from desc limit 1) as range_from
         from audit.log_rows_rehashed as r
     ),
+    -- Retention detaches a month, so its blocks' rows are gone on purpose. retired_partitions alone cannot
+    -- say so (its owner wrote it), so a retirement counts only if the sealed log records it: a sealed
+    -- partition_retired event naming the same table, month, row count and archive (written by
+    -- audit.retire_partitions in the retiring transaction), the month's blocks sealing that many rows,
+    -- and the month already over (retention never takes the current month).
+    events as materialized (
+        select l.details,
+               exists (select from audit.seal_blocks as sb
+                       where sb.log_table = 'logs' and sb.month = pg_catalog.date_trunc('month', l.logged_at, 'UTC')
+                         and sb.xid_from <= l.txid and l.txid < sb.xid_to) as sealed
+        from public.logs as l
+        where l.component = 'audit' and l.action = 'partition_retired'
+    ),
+    retired as materialized (
+        select rp.id, rp.log_table, rp.month, rp.row_count, bl.sealed_rows, bl.first_from,
+               (select pg_catalog.bool_or(e.sealed) from events as e
+                where e.details @> pg_catalog.jsonb_build_object('log_table', rp.log_table, 'month', rp.month,
+                                                                 'rows', rp.row_count, 'archived_as', rp.archived_as))
+                   as recorded,  -- true: sealed event; false: only unsealed ones; null: none
+               rp.month < pg_catalog.date_trunc('month', pg_catalog.now(), 'UTC') as past
+        from audit.retired_partitions as rp
+        cross join lateral (select coalesce(pg_catalog.sum(sb.row_count), 0) as sealed_rows,
+                                   pg_catalog.min(sb.xid_from) as first_from
+                            from audit.seal_blocks as sb
+                            where sb.log_table = rp.log_table and sb.month = rp.month) as bl
+    ),
+    retirements as (
+        select rt.id, rt.log_table, rt.month, rt.first_from,
+               case when not coalesce(rt.recorded, false)
+                         -- The event itself was logged after the month ended, into a logs month that
+                         -- retention has since retired: a proven retirement of a later logs month stands
+                         -- for it. (Every month older than that one was due for retention when it ran.)
+                         and not coalesce(rt.month < (select pg_catalog.max(lr.month) from retired as lr
+                                                      where lr.log_table = 'logs' and lr.recorded and lr.past
+                                                        and lr.row_count = lr.sealed_rows), false)
+                        then case when rt.recorded is null then 'is not recorded in the sealed log'
+                                  else 'is not sealed yet (run audit.seal())' end
+                    when not rt.past then 'is of the current or a future month'
+                    when rt.row_count <> rt.sealed_rows
+                        then pg_catalog.format('claims %s rows, its blocks sealed %s', rt.row_count, rt.sealed_rows)
+               end as problem
+        from retired as rt
+    ),
     candidates (pos, ord, kind, log_table, item_id, problem) as (
+        -- a retirement that does not count: named before the blocks it claimed to retire
+        select rt.first_from, -1, 'retirement', rt.log_table, rt.id,
+               pg_catalog.format('retirement of %s month %s %s', rt.log_table,
+                                 pg_catalog.to_char(rt.month, 'YYYY-MM'), rt.problem)
+        from retirements as rt
+        where rt.problem is not null
+        union all
         -- a row whose content no longer matches its own hash
         select coalesce(v.range_from, v.txid), 0, 'row', v.log_table, v.id,
                case when v.row_hash is null then 'row has no hash'
@@ -756,8 +869,9 @@ begin
               where v.range_from is not null
               group by v.log_table, v.month, v.range_from) as g
         full join (select sb.* from audit.seal_blocks as sb
-                   where not exists (select from audit.retired_partitions as rp
-                                     where rp.log_table = sb.log_table and rp.month = sb.month)) as b
+                   where not exists (select from retirements as rt
+                                     where rt.log_table = sb.log_table and rt.month = sb.month
+                                       and rt.problem is null)) as b
                on b.log_table = g.log_table and b.month = g.month and b.xid_from = g.range_from
         where b.id is null or g.n is null or g.n <> b.row_count or g.rows_hash <> b.rows_hash
         union all
@@ -785,6 +899,40 @@ end
 $$;
 comment on function audit.verify() is
     'Recomputes every log row''s hash, regroups the sealed rows into their blocks, and rechecks the block '
-    'chain. Returns one row: ok, or the first row or block (in sealing order) that does not match and why, '
-    'with the current head. A rewritten tail is only caught by comparing head_hash with a copy kept '
-    'outside the database.';
+    'chain; the blocks of a retired month are left out only if a sealed partition_retired event records '
+    'that retirement. Returns one row: ok, or the first row, block or retirement (in sealing order) that '
+    'does not match and why, with the current head. A rewritten tail is only caught by comparing head_hash '
+    'with a copy kept outside the database.';
+
+-- 10. Rows from before the audit trail --------------------------------------------------------------
+
+-- Migration 20261126_31 copied the log rows written before this file existed; the stamp trigger never saw
+-- them, so they have no row_hash and verify() would report each for ever. Until the first seal they are
+-- hashed here, as they are now, each time this file is applied. Never once anything is sealed: a row
+-- without a hash after that was written with the triggers off, and hashing it would launder the tampering.
+do $$
+declare
+    t text;
+    v_tz text := pg_catalog.current_setting('timezone');
+    v_bytea text := pg_catalog.current_setting('bytea_output');
+begin
+    if exists (select from audit.seal_blocks) then
+        return;
+    end if;
+    -- The hash as verify() recomputes it (audit.log_rows_rehashed, under UTC and hex), for this
+    -- transaction only; the append-only trigger is off for this one statement, inside the transaction
+    -- that applies this file, so no other session ever sees it disabled.
+    perform pg_catalog.set_config('timezone', 'UTC', true);
+    perform pg_catalog.set_config('bytea_output', 'hex', true);
+    foreach t in array array['logs', 'order_logs', 'key_logs'] loop
+        continue when not exists (select from audit.log_rows as r where r.log_table = t and r.row_hash is null);
+        execute pg_catalog.format('alter table public.%I disable trigger _010_append_only', t);
+        execute pg_catalog.format(
+            'update public.%I as l set row_hash = r.computed from audit.log_rows_rehashed as r '
+            'where r.log_table = %L and r.row_hash is null and l.row_hash is null and l.id = r.id', t, t);
+        execute pg_catalog.format('alter table public.%I enable trigger _010_append_only', t);
+    end loop;
+    perform pg_catalog.set_config('timezone', v_tz, true);
+    perform pg_catalog.set_config('bytea_output', v_bytea, true);
+end
+$$;
