@@ -518,6 +518,14 @@ begin
         end if;
         execute pg_catalog.format('alter table public.%I detach partition public.%I', r.log_table, r.partition_name);
         execute pg_catalog.format('alter table public.%I set schema audit_archive', r.partition_name);
+        -- Detaching drops the row triggers the partition had from its parent: the archived month stays
+        -- append-only until it is dumped and dropped.
+        execute pg_catalog.format('create trigger _010_archived_append_only before update or delete on '
+                                  'audit_archive.%I for each row execute function audit.tg_log__refuse_change(%L)',
+                                  r.partition_name, r.log_table);
+        execute pg_catalog.format('create trigger _010_archived_append_only_truncate before truncate on '
+                                  'audit_archive.%I for each statement execute function '
+                                  'audit.tg_log__refuse_change(%L)', r.partition_name, r.log_table);
         insert into audit.retired_partitions (log_table, month, archived_as, row_count)
         values (r.log_table, r.month, 'audit_archive.' || r.partition_name, v_rows);
         perform private.log_event('NOTICE', 'audit', 'partition_retired',

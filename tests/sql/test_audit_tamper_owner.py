@@ -91,6 +91,21 @@ def test_the_archive_record_may_be_filled_in_until_the_table_is_dropped_and_not_
                          ).fetchall() == [("again.dump", True)]
 
 
+@pytest.mark.parametrize("change", ["update audit_archive.{t} set message = 'edited'", "delete from audit_archive.{t}",
+                                    "truncate audit_archive.{t}"])
+def test_a_retired_month_waiting_in_the_archive_schema_stays_append_only(db, connect, change):
+    old_month_with_rows(db)
+    seal(db)
+    db.execute("call audit.retire_partitions(24)")
+    owner = as_owner(connect)
+    table = owner.execute("select split_part(archived_as, '.', 2) from audit.retired_partitions"
+                          " where log_table = 'logs'").fetchone()[0]
+
+    with pytest.raises(psycopg.Error) as refused:
+        owner.execute(change.format(t=table))
+    assert refused.value.sqlstate == "SRF90"
+
+
 def test_a_dropped_current_month_recorded_as_retired_is_still_missing(db, connect):
     history(db)
     seal(db)
