@@ -46,7 +46,8 @@ begin
     -- One counter per user: concurrent requests of the same user queue here, so the limit holds exactly.
     perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('strongroom.client_event'), v_user);
     if (select pg_catalog.count(*) from public.logs as l
-        where l.actor_id = v_user and l.action = 'client_event'
+        -- a client event's user is its actor (the insert below), so logs_user_id serves this count
+        where l.user_id = v_user and l.actor_id = v_user and l.action = 'client_event'
           and l.logged_at > pg_catalog.now() - interval '1 minute') >= c_per_minute then
         raise exception 'too many client events: at most % a minute', c_per_minute
             using errcode = 'SRL90', hint = 'Send fewer events, or batch them into one message.';

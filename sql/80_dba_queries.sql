@@ -122,7 +122,9 @@ returns setof audit.audit_trail
 language sql stable security invoker set search_path = ''
 as $$
     select t.* from audit.audit_trail as t
-    where (t.actor_id = p_user_id or t.user_id = p_user_id)
+    -- actor_id = N or user_id = N, spelled so that each arm has its index: logs_user_id, and the partial
+    -- logs_actor_id, which holds only the rows whose actor differs from their user (migration 33).
+    where (t.user_id = p_user_id or (t.actor_id = p_user_id and t.actor_id is distinct from t.user_id))
       and t.at >= p_from and t.at < p_to
     order by t.at, t.source, t.id
 $$;

@@ -95,6 +95,20 @@ def test_the_actions_of_one_user_over_a_period(db, story):
     ).fetchone()[0] == 0
 
 
+def test_an_action_on_another_user_is_in_the_activity_of_both_actor_and_subject(db, story):
+    # actor and user differ: the row is found through the partial actor index's arm for the actor
+    with db.transaction():
+        in_request(db, story["alice"], "req-disable", "198.51.100.1")
+        db.execute("select private.log_event('NOTICE', 'admin', 'user_disabled', 'disabled', null, %s)",
+                   [story["bob"]])
+    for who in ("alice", "bob"):
+        actions = [a for (a,) in db.execute(
+            "select action from audit.user_activity(%s, now() - interval '1 hour', now() + interval '1 hour')",
+            [story[who]],
+        ).fetchall()]
+        assert actions.count("user_disabled") == 1, who
+
+
 def test_changes_made_directly_in_the_database_are_listed_with_the_login_role(db, story):
     db.execute("update public.orders set description = 'edited in psql' where id = %s", [story["order"]])
 
