@@ -42,12 +42,24 @@ as $$
     -- jsonb text is canonical (keys sorted, one spelling per value) and JSON quoting delimits every key
     -- and value, so two different rows never encode to the same bytes. Measured here, this is four times
     -- cheaper than prefixing each column with its length through jsonb_each, on every log insert.
+    -- jsonb_strip_nulls strips at every depth, so the jsonb columns of logs (details and the images,
+    -- where a key with a null value means something) are left out of it and follow, each length-prefixed,
+    -- whole. audit.tg_log__stamp() computes the same bytes inline: change both or neither.
     select public.digest(
         pg_catalog.convert_to(
             pg_catalog.octet_length(p_table) || ':' || p_table
-            || pg_catalog.jsonb_strip_nulls(p_row - 'row_hash' - 'block_hash')::text,
+            || case when p_table = 'logs'
+                    then pg_catalog.jsonb_strip_nulls(p_row - 'row_hash' - 'details' - 'before_image'
+                                                      - 'after_image')::text
+                         || pg_catalog.octet_length(j.details) || ':' || j.details
+                         || pg_catalog.octet_length(j.before_image) || ':' || j.before_image
+                         || pg_catalog.octet_length(j.after_image) || ':' || j.after_image
+                    else pg_catalog.jsonb_strip_nulls(p_row - 'row_hash' - 'block_hash')::text end,
             'UTF8'),
         'sha256')
+    from (select coalesce((p_row -> 'details')::text, 'null') as details,
+                 coalesce((p_row -> 'before_image')::text, 'null') as before_image,
+                 coalesce((p_row -> 'after_image')::text, 'null') as after_image) as j
 $$;
 comment on function audit.row_hash(text, jsonb) is
     'SHA-256 of a log row (or seal block) given as jsonb (to_jsonb(row) with TimeZone UTC and bytea_output '
@@ -106,6 +118,10 @@ as $$
 -- its own SET clause is never inlined, and called from PL/pgSQL it is parsed again in every transaction.
 declare
     v_role text := pg_catalog.current_setting('role');
+    v_row jsonb;
+    v_details text;
+    v_before text;
+    v_after text;
 begin
     -- Forced, never taken from the inserter: sealing relies on txid, and db_role must not be forgeable.
     new.txid := pg_catalog.pg_current_xact_id();
@@ -122,12 +138,29 @@ begin
     -- drops it, and a log table has no block_hash. TimeZone UTC (above) fixes how logged_at is spelled;
     -- bytea_output does not matter, row_hash being the log tables' only bytea column.
     new.row_hash := null;
-    new.row_hash := public.digest(
-        pg_catalog.convert_to(
-            pg_catalog.octet_length(tg_argv[0]) || ':' || tg_argv[0]
-            || pg_catalog.jsonb_strip_nulls(pg_catalog.to_jsonb(new))::text,
-            'UTF8'),
-        'sha256');
+    if tg_argv[0] = 'logs' then
+        -- logs' jsonb columns go whole, after the stripped rest (audit.row_hash says why).
+        v_row := pg_catalog.to_jsonb(new);
+        v_details := coalesce((v_row -> 'details')::text, 'null');
+        v_before := coalesce((v_row -> 'before_image')::text, 'null');
+        v_after := coalesce((v_row -> 'after_image')::text, 'null');
+        new.row_hash := public.digest(
+            pg_catalog.convert_to(
+                '4:logs'
+                || pg_catalog.jsonb_strip_nulls(v_row - 'details' - 'before_image' - 'after_image')::text
+                || pg_catalog.octet_length(v_details) || ':' || v_details
+                || pg_catalog.octet_length(v_before) || ':' || v_before
+                || pg_catalog.octet_length(v_after) || ':' || v_after,
+                'UTF8'),
+            'sha256');
+    else
+        new.row_hash := public.digest(
+            pg_catalog.convert_to(
+                pg_catalog.octet_length(tg_argv[0]) || ':' || tg_argv[0]
+                || pg_catalog.jsonb_strip_nulls(pg_catalog.to_jsonb(new))::text,
+                'UTF8'),
+            'sha256');
+    end if;
     return new;
 end
 $$;

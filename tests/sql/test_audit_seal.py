@@ -231,6 +231,23 @@ def test_an_edited_row_is_named(sealed):
     assert (result["ok"], result["kind"], result["log_table"], result["item_id"]) == (False, "row", "logs", 3)
 
 
+@pytest.mark.parametrize("edit", [
+    "after_image = after_image - 'user_id'",                            # a key whose value was null, removed
+    "after_image = after_image || '{\"sensitive_note\": null}'",       # a key with a null value, added
+    "details = coalesce(details, '{}') || '{\"reviewed\": null}'",
+])
+def test_a_null_valued_key_added_or_removed_inside_a_jsonb_column_is_named(sealed, edit):
+    # The orders of the history have no owner: their images hold "user_id": null.
+    row = sealed.execute("select min(id) from public.logs where table_name = 'orders' and action = 'insert'"
+                         " and after_image -> 'user_id' = 'null'").fetchone()[0]
+
+    tamper(sealed, f"update public.logs set {edit} where id = %s", [row])
+
+    result = verify(sealed)
+    assert (result["ok"], result["kind"], result["item_id"], result["problem"]) == (
+        False, "row", row, "row content does not match its hash")
+
+
 def test_an_edited_unsealed_row_is_named_too(sealed):
     last = sealed.execute("select max(id) from public.logs").fetchone()[0]
     tamper(sealed, "update public.logs set level = 'DEBUG' where id = %s", [last])
