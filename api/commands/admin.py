@@ -15,7 +15,7 @@ import sys
 import psycopg
 from psycopg import sql
 
-from api.database import resolve
+from api.commands import admin_connection, command_group
 from api.settings import check_secret, get_settings
 
 PASSWORD_ENV = "STRONGROOM_ADMIN_PASSWORD"  # noqa: S105 - the variable's name, not a password
@@ -26,42 +26,30 @@ class AdminError(Exception):
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    group = subparsers.add_parser("admin", help="create administrators and manage users", description=__doc__)
-    commands = group.add_subparsers(title="admin commands", metavar="COMMAND", required=True)
-
-    create = commands.add_parser(
-        "create",
-        help="create an administrator (the first one, or another)",
-        description=f"Create a user with the admin role. The password is asked twice on a terminal; without "
-        f"one (scripts) it is read from ${PASSWORD_ENV}. The password policy applies: 12 to 256 characters, "
-        "not a common password, not containing the username.",
-    )
+    add = command_group(subparsers, "admin", "create administrators and manage users", __doc__)
+    create = add(
+        "create", create_admin, "create an administrator (the first one, or another)",
+        f"Create a user with the admin role. The password is asked twice on a terminal; without one (scripts) "
+        f"it is read from ${PASSWORD_ENV}. The password policy applies: 12 to 256 characters, not a common "
+        "password, not containing the username.")
     create.add_argument("username")
     create.add_argument("--email", help="optional email address")
-    create.set_defaults(handler=create_admin)
 
-    listing = commands.add_parser("list", help="list every account with its role and state")
-    listing.set_defaults(handler=list_users)
+    add("list", list_users, "list every account with its role and state")
 
     for name, function, done, text in (
         ("unlock", "unlock_user", "unlocked", "end a lockout and reset the failure counters"),
         ("disable", "disable_user", "disabled", "disable an account and revoke its tokens"),
         ("enable", "enable_user", "enabled", "enable a disabled account"),
     ):
-        command = commands.add_parser(name, help=text, description=text)
+        command = add(name, simple_action, text)
         command.add_argument("username")
-        command.set_defaults(handler=simple_action, function=function, done=done)
+        command.set_defaults(function=function, done=done)
 
-    set_role = commands.add_parser("set-role", help="give an account the role user, admin or auditor",
-                                   description="Change an account's role (revokes its tokens). The last active "
-                                   "administrator keeps theirs.")
+    set_role = add("set-role", change_role, "give an account the role user, admin or auditor",
+                   "Change an account's role (revokes its tokens). The last active administrator keeps theirs.")
     set_role.add_argument("username")
     set_role.add_argument("role", choices=("user", "admin", "auditor"))
-    set_role.set_defaults(handler=change_role)
-
-
-def _connect() -> psycopg.Connection:
-    return psycopg.connect(resolve(get_settings()).admin_dsn, autocommit=True)
 
 
 def _pepper() -> str:
@@ -104,7 +92,7 @@ def create_admin(args: argparse.Namespace) -> int:
     def action() -> None:
         pepper = _pepper()
         password = _new_password()
-        with _connect() as conn:
+        with admin_connection() as conn:
             row = conn.execute("select private.create_user(%s, %s, %s, %s, 'admin')",
                                [args.username, password, pepper, args.email]).fetchone()
         assert row is not None
@@ -114,7 +102,7 @@ def create_admin(args: argparse.Namespace) -> int:
 
 
 def list_users(_: argparse.Namespace) -> int:
-    with _connect() as conn:
+    with admin_connection() as conn:
         rows = conn.execute(
             "select id, username, role, case when is_active is not true then 'disabled' "
             "when locked_until > now() then 'locked until ' || locked_until::text else 'active' end "
@@ -127,7 +115,7 @@ def list_users(_: argparse.Namespace) -> int:
 
 def simple_action(args: argparse.Namespace) -> int:
     def action() -> None:
-        with _connect() as conn:
+        with admin_connection() as conn:
             user_id = _user_id(conn, args.username)
             call = sql.SQL("select {}(%s)").format(sql.Identifier("private", args.function))
             conn.execute(call, [user_id])
@@ -138,7 +126,7 @@ def simple_action(args: argparse.Namespace) -> int:
 
 def change_role(args: argparse.Namespace) -> int:
     def action() -> None:
-        with _connect() as conn:
+        with admin_connection() as conn:
             user_id = _user_id(conn, args.username)
             conn.execute("select private.set_user_role(%s, %s)", [user_id, args.role])
         print(f"{args.username} is now {args.role}")

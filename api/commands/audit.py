@@ -15,49 +15,36 @@ from pathlib import Path
 import psycopg
 from psycopg import conninfo
 
+from api.commands import admin_connection, command_group
 from api.database import Target, resolve
 from api.pgserver import ServerError, default_bindir
 from api.settings import get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    group = subparsers.add_parser("audit", help="seal and verify the tamper-evident audit trail", description=__doc__)
-    commands = group.add_subparsers(title="audit commands", metavar="COMMAND", required=True)
-    seal_cmd = commands.add_parser(
-        "seal",
-        help="chain the log rows of every finished transaction into new sealed blocks",
-        description="Run audit.seal(): the log rows written since the last seal, by transactions that have "
-        "finished, are chained into new blocks. Safe while the API runs (it seals every few seconds too).",
-    )
-    seal_cmd.set_defaults(handler=seal)
-    verify_cmd = commands.add_parser(
-        "verify",
-        help="recompute every row and block; print the first mismatch (exit 1) or ok, and the head",
-        description="Run audit.verify(): recompute every log row's hash, regroup the sealed rows into their "
-        "blocks and recheck the chain. Exits 1 naming the first row or block that does not match.",
-    )
+    add = command_group(subparsers, "audit", "seal and verify the tamper-evident audit trail", __doc__)
+    add("seal", seal, "chain the log rows of every finished transaction into new sealed blocks",
+        "Run audit.seal(): the log rows written since the last seal, by transactions that have finished, are "
+        "chained into new blocks. Safe while the API runs (it seals every few seconds too).")
+    verify_cmd = add(
+        "verify", verify, "recompute every row and block; print the first mismatch (exit 1) or ok, and the head",
+        "Run audit.verify(): recompute every log row's hash, regroup the sealed rows into their blocks and "
+        "recheck the chain. Exits 1 naming the first row or block that does not match.")
     verify_cmd.add_argument(
         "--expect-head",
         metavar="HEX",
         help="a head hash you kept outside the database: fail unless that block is still in the chain",
     )
-    verify_cmd.set_defaults(handler=verify)
-    head_cmd = commands.add_parser(
-        "head",
-        help="print only the current head hash (keep it outside the database)",
-        description="Print the hash of the last sealed block and nothing else, for a script to store "
-        "elsewhere: only a copy kept outside the database shows that nobody rewrote the whole tail.",
-    )
-    head_cmd.set_defaults(handler=head)
-    retire_cmd = commands.add_parser(
-        "retire",
-        help="move old sealed months to the archive schema, dump each to a checked file, then drop it",
-        description="Retention. Run audit.retire_partitions() (old, fully sealed months move to schema "
-        "audit_archive), then for every table there not yet dropped: pg_dump it (custom format) to a file in "
-        "the archive directory, check the file reads back (pg_restore --list names the table), record its "
-        "SHA-256 (audit.record_archive) and drop the table (audit.drop_archived, logged as partition_dropped). "
-        "A table whose dump fails stays in audit_archive; run the command again.",
-    )
+    add("head", head, "print only the current head hash (keep it outside the database)",
+        "Print the hash of the last sealed block and nothing else, for a script to store elsewhere: only a "
+        "copy kept outside the database shows that nobody rewrote the whole tail.")
+    retire_cmd = add(
+        "retire", retire, "move old sealed months to the archive schema, dump each to a checked file, then drop it",
+        "Retention. Run audit.retire_partitions() (old, fully sealed months move to schema audit_archive), "
+        "then for every table there not yet dropped: pg_dump it (custom format) to a file in the archive "
+        "directory, check the file reads back (pg_restore --list names the table), record its SHA-256 "
+        "(audit.record_archive) and drop the table (audit.drop_archived, logged as partition_dropped). A table "
+        "whose dump fails stays in audit_archive; run the command again.")
     retire_cmd.add_argument(
         "--keep-months",
         type=int,
@@ -82,15 +69,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="list the months it would retire and the tables it would dump and drop; change nothing",
     )
-    retire_cmd.set_defaults(handler=retire)
-
-
-def _connect() -> psycopg.Connection:
-    return psycopg.connect(resolve(get_settings()).admin_dsn, autocommit=True)
 
 
 def seal(_: argparse.Namespace) -> None:
-    with _connect() as conn:
+    with admin_connection() as conn:
         blocks = conn.execute("select block_id, log_table, row_count, block_hash from audit.seal()").fetchall()
     if not blocks:
         print("nothing to seal: every finished transaction's rows are already sealed")
@@ -101,7 +83,7 @@ def seal(_: argparse.Namespace) -> None:
 
 
 def verify(args: argparse.Namespace) -> int:
-    with _connect() as conn:
+    with admin_connection() as conn:
         ok, kind, table, item, problem, rows, blocks, head_block, head_hash = conn.execute(
             "select ok, kind, log_table, item_id, problem, rows_checked, blocks_checked, head_block, head_hash"
             " from audit.verify()"
@@ -123,7 +105,7 @@ def verify(args: argparse.Namespace) -> int:
 
 
 def head(_: argparse.Namespace) -> int:
-    with _connect() as conn:
+    with admin_connection() as conn:
         row = conn.execute("select block_hash from audit.head()").fetchone()
     if row is None:
         print("strongroom: nothing sealed yet: run `strongroom audit seal` first", file=sys.stderr)

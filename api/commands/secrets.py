@@ -7,22 +7,17 @@ import base64
 import os
 import secrets as random
 
+from api.commands import command_group
 from api.settings import SECRET_NAMES, check_secret, get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    group = subparsers.add_parser("secrets", help="create and check the server's secrets", description=__doc__)
-    commands = group.add_subparsers(title="secrets commands", metavar="COMMAND", required=True)
-    init = commands.add_parser(
-        "init",
-        help="generate the secrets into $STRONGROOM_HOME/secrets.env (0600) when none are set",
-        description="Generate STRONGROOM_MASTER_KEY, STRONGROOM_JWT_SECRET and STRONGROOM_PEPPER "
-        "(32 random bytes each, base64) into $STRONGROOM_HOME/secrets.env, mode 0600, when neither the "
-        "environment nor that file sets any of them. Never prints a secret.",
-    )
-    init.set_defaults(handler=init_secrets)
-    check = commands.add_parser("check", help="check that every secret is set and strong enough")
-    check.set_defaults(handler=check_secrets)
+    add = command_group(subparsers, "secrets", "create and check the server's secrets", __doc__)
+    add("init", init_secrets, "generate the secrets into $STRONGROOM_HOME/secrets.env (0600) when none are set",
+        "Generate STRONGROOM_MASTER_KEY, STRONGROOM_JWT_SECRET and STRONGROOM_PEPPER (32 random bytes each, "
+        "base64) into $STRONGROOM_HOME/secrets.env, mode 0600, when neither the environment nor that file sets "
+        "any of them. Never prints a secret.")
+    add("check", check_secrets, "check that every secret is set and strong enough")
 
 
 def init_secrets(_: argparse.Namespace) -> None:
