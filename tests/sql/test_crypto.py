@@ -28,17 +28,6 @@ UNICODE_SAMPLE = "".join(chr(c) for c in range(1, 0x110000, 1103) if not 0xD800 
 ONE_MB = "x" * (1024 * 1024)
 
 
-@pytest.fixture
-def alice(db: psycopg.Connection) -> int:
-    ensure_key(db)
-    return make_user(db, "alice")
-
-
-@pytest.fixture
-def bob(db: psycopg.Connection) -> int:
-    return make_user(db, "bob")
-
-
 def new_entry(db: psycopg.Connection, user: int, content: str, title: str = "t") -> int:
     with caller(db, user):
         return int(one(db, "select id from api.create_entry(%s, %s)", [title, content])[0])

@@ -5,18 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tests.sql.crypto_support import MASTER_KEY, caller, ensure_key, make_user, one, raises_sqlstate
-
-
-@pytest.fixture
-def alice(db: psycopg.Connection) -> int:
-    ensure_key(db)
-    return make_user(db, "alice")
-
-
-@pytest.fixture
-def bob(db: psycopg.Connection) -> int:
-    return make_user(db, "bob")
+from tests.sql.crypto_support import MASTER_KEY, caller, ensure_key, one, raises_sqlstate
 
 
 def create(db: psycopg.Connection, user: int, title: str, content: str | None = "c") -> int:

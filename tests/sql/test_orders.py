@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tests.sql.crypto_support import caller, ensure_key, make_user, one, raises_sqlstate
+from tests.sql.crypto_support import caller, make_user, one, raises_sqlstate
 
 STATUSES = ["pending", "processing", "shipped", "cancelled"]
 ALLOWED = {
@@ -21,17 +21,6 @@ PATH = {
     "shipped": ["processing", "shipped"],
     "cancelled": ["cancelled"],
 }
-
-
-@pytest.fixture
-def alice(db: psycopg.Connection) -> int:
-    ensure_key(db)
-    return make_user(db, "alice")
-
-
-@pytest.fixture
-def bob(db: psycopg.Connection) -> int:
-    return make_user(db, "bob")
 
 
 @pytest.fixture

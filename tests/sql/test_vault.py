@@ -9,21 +9,10 @@ from collections import Counter
 import psycopg
 import pytest
 
-from tests.sql.crypto_support import caller, ensure_key, make_user, one, raises_sqlstate, reencrypt, rotate
+from tests.sql.crypto_support import caller, one, raises_sqlstate, reencrypt, rotate
 
 LOOKALIKES = set("0Oo1lI|")
 SYMBOLS = set("!#$%&()*+,-./:;<=>?@[]^_{|}~")
-
-
-@pytest.fixture
-def alice(db: psycopg.Connection) -> int:
-    ensure_key(db)
-    return make_user(db, "alice")
-
-
-@pytest.fixture
-def bob(db: psycopg.Connection) -> int:
-    return make_user(db, "bob")
 
 
 def save(
