@@ -16,6 +16,20 @@ set search_path = ''
 as $$ select nullif(pg_catalog.current_setting('strongroom.role', true), '') $$;
 comment on function private.caller_role() is 'The calling user''s role (user, admin, auditor), or null outside a request.';
 
+create or replace function private.require_caller() returns int
+language plpgsql stable
+set search_path = ''
+as $$
+begin
+    if private.caller_id() is null then
+        raise exception 'no caller in this transaction' using errcode = 'SRA01',
+            hint = 'Call api.begin_request first.';
+    end if;
+    return private.caller_id();
+end
+$$;
+comment on function private.require_caller() is 'The caller''s id, or SRA01 when the transaction has none.';
+
 create or replace function private.request_id() returns text
 language sql stable parallel safe
 set search_path = ''

@@ -21,17 +21,8 @@ delete from private.error_codes where sqlstate in ('SRN50', 'SRN51');
 
 -- Helpers shared by the api files 50-53 (orders, entries, vault, keys).
 
-create or replace function private.caller_id_or_raise() returns integer
-language plpgsql stable set search_path = '' as $$
-declare
-    v_id integer := private.caller_id();
-begin
-    if v_id is null then
-        raise exception 'no caller: call api.begin_request first' using errcode = 'SRA01';
-    end if;
-    return v_id;
-end $$;
-comment on function private.caller_id_or_raise() is 'The caller''s user id, or SRA01 outside a request.';
+-- This file had its own copy of private.require_caller() (10_context.sql); existing databases drop it.
+drop function if exists private.caller_id_or_raise();
 
 create or replace function private.check_field_text(p_name text, p_value text, p_max integer, p_required boolean)
 returns void
@@ -117,7 +108,7 @@ comment on function private.order_out(integer) is 'One order as the api returns 
 create or replace function private.visible_order(p_id integer) returns integer
 language plpgsql volatile set search_path = '' as $$
 declare
-    v_user integer := private.caller_id_or_raise();
+    v_user integer := private.require_caller();
 begin
     perform from public.orders x
      where x.id = p_id and (x.user_id = v_user or private.caller_role() = 'admin');
@@ -138,7 +129,7 @@ returns table (id integer, user_id integer, description text, sensitive boolean,
 language plpgsql volatile security definer set search_path = '' as $$
 -- security definer: encrypting needs the wrapped keys in aes_keys.
 declare
-    v_user integer := private.caller_id_or_raise();
+    v_user integer := private.require_caller();
     v_id integer := pg_catalog.nextval('public.orders_id_seq');
     v_key integer;
 begin
@@ -166,7 +157,7 @@ returns table (id integer, user_id integer, description text, sensitive boolean,
 language plpgsql volatile security definer set search_path = '' as $$
 -- security definer: decrypting sensitive descriptions needs the wrapped keys in aes_keys.
 declare
-    v_user integer := private.caller_id_or_raise();
+    v_user integer := private.require_caller();
     v_admin boolean := private.caller_role() = 'admin';
 begin
     if p_limit is null or p_limit < 1 or p_limit > 500 then

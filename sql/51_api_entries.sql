@@ -13,7 +13,7 @@ returns table (id integer, title text, content text, created_at timestamp, updat
 language plpgsql volatile security definer set search_path = '' as $$
 -- security definer: encrypting needs the wrapped keys in aes_keys.
 declare
-    v_user integer := private.caller_id_or_raise();
+    v_user integer := private.require_caller();
     v_id integer := pg_catalog.nextval('public.entries_id_seq');
     v_key integer;
 begin
@@ -38,7 +38,7 @@ returns table (id integer, title text, created_at timestamp, updated_at timestam
 language plpgsql stable security definer set search_path = '' as $$
 -- security definer: the caller roles have no direct access to entries.
 declare
-    v_user integer := private.caller_id_or_raise();
+    v_user integer := private.require_caller();
 begin
     if p_limit is null or p_limit < 1 or p_limit > 500 then
         raise exception 'limit must be between 1 and 500' using errcode = 'SRP50';
@@ -60,7 +60,7 @@ returns table (id integer, title text, content text, created_at timestamp, updat
 language plpgsql volatile security definer set search_path = '' as $$
 -- security definer: decrypting needs the wrapped keys in aes_keys. volatile: a refusal writes a log row.
 declare
-    v_user integer := private.caller_id_or_raise();
+    v_user integer := private.require_caller();
     e public.entries;
 begin
     select * into e from public.entries x where x.id = p_id and x.user_id = v_user;
@@ -83,7 +83,7 @@ returns table (id integer, title text, content text, created_at timestamp, updat
 language plpgsql volatile security definer set search_path = '' as $$
 -- security definer: encrypting needs the wrapped keys in aes_keys.
 declare
-    v_user integer := private.caller_id_or_raise();
+    v_user integer := private.require_caller();
     v_key integer;
 begin
     perform private.check_field_text('title', p_title, 255, false);
@@ -119,7 +119,7 @@ returns table (id integer)
 language plpgsql volatile security definer set search_path = '' as $$
 -- security definer: the caller roles have no direct access to entries.
 declare
-    v_user integer := private.caller_id_or_raise();
+    v_user integer := private.require_caller();
 begin
     return query delete from public.entries e where e.id = p_id and e.user_id = v_user returning e.id;
     if not found then

@@ -56,7 +56,7 @@ returns table (id integer, site text, login text, created_at timestamp, updated_
 language plpgsql volatile security definer set search_path = '' as $$
 -- security definer: encrypting needs the wrapped keys in aes_keys.
 declare
-    v_user integer := private.caller_id_or_raise();
+    v_user integer := private.require_caller();
     v_key integer;
     v_id integer;
 begin
@@ -104,7 +104,7 @@ returns table (id integer, site text, login text, updated_at timestamp)
 language plpgsql volatile security definer set search_path = '' as $$
 -- security definer: decrypting needs the wrapped keys in aes_keys.
 declare
-    v_user integer := private.caller_id_or_raise();
+    v_user integer := private.require_caller();
 begin
     return query
         select o.id, o.site, o.login, o.updated_at
@@ -122,7 +122,7 @@ returns table (id integer, site text, login text, secret text, notes text, creat
 language plpgsql volatile security definer set search_path = '' as $$
 -- security definer: decrypting needs the wrapped keys in aes_keys.
 declare
-    v_user integer := private.caller_id_or_raise();
+    v_user integer := private.require_caller();
 begin
     perform private.check_field_text('site', p_site, 255, true);
     return query
@@ -143,7 +143,7 @@ returns table (id integer)
 language plpgsql volatile security definer set search_path = '' as $$
 -- security definer: the caller roles have no direct access to vault.
 declare
-    v_user integer := private.caller_id_or_raise();
+    v_user integer := private.require_caller();
 begin
     return query delete from public.vault v where v.id = p_id and v.user_id = v_user returning v.id;
     if not found then

@@ -10,21 +10,6 @@ select u.id as user_id, u.username, u.email, u.role, coalesce(u.is_active, false
 from public.users u;
 comment on view private.user_accounts is 'The shape of a user account in api results: never the password hash.';
 
-drop function if exists private.require_caller();
-create function private.require_caller() returns int
-language plpgsql stable
-set search_path = ''
-as $$
-begin
-    if private.caller_id() is null then
-        raise exception 'no caller in this transaction' using errcode = 'SRA01',
-            hint = 'Call api.begin_request first.';
-    end if;
-    return private.caller_id();
-end
-$$;
-comment on function private.require_caller() is 'The caller''s id, or SRA01 when the transaction has none.';
-
 drop function if exists private.require_admin();
 create function private.require_admin() returns int
 language plpgsql stable

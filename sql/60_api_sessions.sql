@@ -98,10 +98,7 @@ as $$
 declare
     u record;
 begin
-    if private.caller_id() is null then
-        raise exception 'no caller in this transaction' using errcode = 'SRA01';
-    end if;
-    u := private.session_account(private.caller_id());
+    u := private.session_account(private.require_caller());
     return api.open_session(u.user_id, u.token_version, p_token_hash, p_ttl);
 end
 $$;
@@ -174,9 +171,7 @@ as $$
 declare
     v_family uuid;
 begin
-    if private.caller_id() is null then
-        raise exception 'no caller in this transaction' using errcode = 'SRA01';
-    end if;
+    perform private.require_caller();
     if p_token_hash is not null then
         select family into v_family from private.refresh_tokens
          where token_hash = p_token_hash and user_id = private.caller_id();
