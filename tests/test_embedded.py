@@ -13,8 +13,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from api.pgserver import EmbeddedServer, default_bindir
-from tests.plugin import free_port
+from api.postgres.embedded import EmbeddedServer, default_bindir
+from api.testing.plugin import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import pytest
 from psycopg import sql
 from yoyo import get_backend, read_migrations
 
-from api import migrate as migrations
+from api.postgres import migrate as migrations
 
 
 @pytest.fixture

@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
 
-from api.migrate import migrate  # noqa: E402
-from api.pgserver import EmbeddedServer, default_bindir  # noqa: E402
-from tests.plugin import free_port  # noqa: E402
+from api.postgres.embedded import EmbeddedServer, default_bindir  # noqa: E402
+from api.postgres.migrate import migrate  # noqa: E402
+from api.testing.plugin import free_port  # noqa: E402
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "8"))
@@ -146,7 +146,7 @@ def main() -> None:
             "STRONGROOM_HOME": str(home), "STRONGROOM_POOL_MIN_SIZE": str(CONCURRENCY),
             "STRONGROOM_POOL_MAX_SIZE": str(CONCURRENCY), "STRONGROOM_LOGIN_RATE_PER_MINUTE": "100000000"}
         uvicorn = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port), "--no-access-log",
+            [sys.executable, "-m", "uvicorn", "api.http.app:app", "--port", str(port), "--no-access-log",
              "--log-level", "warning"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
         for _ in range(300):

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import psycopg
 
-from api.migrate import migrate
-from api.pgserver import EmbeddedServer, default_bindir
+from api.postgres.embedded import EmbeddedServer, default_bindir
+from api.postgres.migrate import migrate
 
 TABLES = """
 create table public.bench_plain (

@@ -27,8 +27,8 @@ from pathlib import Path
 import psycopg
 from psycopg import conninfo, sql
 
-from api.migrate import migrate
-from api.pgserver import EmbeddedServer, default_bindir
+from api.postgres.embedded import EmbeddedServer, default_bindir
+from api.postgres.migrate import migrate
 
 OPTIONS = "cipher-algo=aes256, s2k-mode=1"
 MASTER = base64.b64encode(secrets.token_bytes(32)).decode()

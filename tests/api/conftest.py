@@ -20,9 +20,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from api.main import create_app
+from api.http.app import create_app
 from api.settings import Settings
-from tests.plugin import PgInfo, free_port
+from api.testing.plugin import PgInfo, free_port
 
 PASSWORD = "correct horse battery staple"
 
@@ -149,7 +149,7 @@ def live_api(api_settings: Settings, api_secrets: dict[str, str]) -> Iterator[Ca
                    STRONGROOM_HOME=str(api_settings.home), STRONGROOM_LOGIN_RATE_PER_MINUTE="1000")
         env.update({f"STRONGROOM_{k.upper()}": v for k, v in extra.items()})
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port),
+            [sys.executable, "-m", "uvicorn", "api.http.app:app", "--host", "127.0.0.1", "--port", str(port),
              "--no-access-log", "--timeout-graceful-shutdown", "10"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )

@@ -9,8 +9,8 @@ import httpx
 import psycopg
 import pytest
 
+from api.testing.plugin import PgInfo
 from tests.api.conftest import PASSWORD, LiveApi
-from tests.plugin import PgInfo
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import pytest
 from psycopg import sql
 
 from api.settings import SECRET_NAMES
-from tests.plugin import free_port
+from api.testing.plugin import free_port
 
 
 def serve(pg, dbname: str):
@@ -22,7 +22,7 @@ def serve(pg, dbname: str):
     env.update({name: base64.b64encode(os.urandom(32)).decode() for name in SECRET_NAMES})
     env.update(DATABASE_URL=pg.dsn(dbname), STRONGROOM_API_DATABASE_URL=pg.dsn(dbname, user="strongroom_authenticator"))
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "uvicorn", "api.http.app:app", "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from api.db import Db, RequestInfo, make_pool
+from api.http.calls import Db, RequestInfo, make_pool
 from api.settings import Settings
 from tests.api.conftest import PASSWORD
 

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from tests.plugin import free_port
+from api.testing.plugin import free_port
 
 # A guard against a test that would otherwise hang forever; never a measure of speed.
 PATIENCE = 30.0
@@ -180,7 +180,7 @@ class RealApi:
 
     def start(self) -> RealApi:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(self.port),
+            [sys.executable, "-m", "uvicorn", "api.http.app:app", "--host", "127.0.0.1", "--port", str(self.port),
              "--no-access-log", "--timeout-graceful-shutdown", "2"],
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + PATIENCE

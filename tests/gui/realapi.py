@@ -1,4 +1,4 @@
-"""The real API for the desktop client's end-to-end tests: uvicorn serving `api.main:app` on this test's database.
+"""The real API for the desktop client's end-to-end tests: uvicorn serving `api.http.app:app` on this test's database.
 
 It reuses the API tests' settings fixtures (secrets, the clone's DSNs, an active data key) and serves them with
 `RealApi` (tests/gui/harness.py): a server that can be stopped and started again on the same address (the

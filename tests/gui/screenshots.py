@@ -20,8 +20,8 @@ from typing import Any
 
 import psycopg
 
-from api.migrate import migrate
-from api.pgserver import EmbeddedServer, default_bindir
+from api.postgres.embedded import EmbeddedServer, default_bindir
+from api.postgres.migrate import migrate
 from tests.gui.harness import PASSWORD, RealApi, Robot, free_port, virtual_display
 
 

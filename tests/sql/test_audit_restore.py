@@ -18,9 +18,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from api.migrate import bootstrap, migrate
-from api.pgserver import EmbeddedServer, default_bindir
-from tests.plugin import free_port
+from api.postgres.embedded import EmbeddedServer, default_bindir
+from api.postgres.migrate import bootstrap, migrate
+from api.testing.plugin import free_port
 
 
 def last_xid_to(db: psycopg.Connection) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from api import migrate as migrations
+from api.postgres import migrate as migrations
 from tests.sql.test_audit_seal import LOG_TABLES, RUNTIME_ROLES, history, old_month_with_rows, seal, tamper, verify
 
 

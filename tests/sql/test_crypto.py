@@ -369,7 +369,7 @@ def test_rewrap_master_refuses_a_weak_or_unchanged_new_key(db, alice):
 
 
 def test_migrate_with_the_master_key_creates_the_first_key_once(pg):
-    from api.migrate import migrate
+    from api.postgres.migrate import migrate
 
     name = "strongroom_first_key"
     with psycopg.connect(pg.dsn(), autocommit=True) as admin:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 
-from api.errors import Problem
+from api.http.errors import Problem
 
 WINDOW = 60.0
 MAX_KEYS = 100_000

@@ -20,8 +20,8 @@ from contextlib import contextmanager
 import psycopg
 from pydantic import SecretStr
 
-from api.commands import command_group
-from api.database import resolve
+from api.cli.commands import command_group
+from api.postgres.target import resolve
 from api.settings import check_secret, get_settings
 
 # The DBA's connection runs as the owner: `strongroom db migrate` makes the connecting user a member of it

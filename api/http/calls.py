@@ -25,9 +25,9 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 
-from api.database import resolve
-from api.errors import Problem
-from api.security import Caller
+from api.http.errors import Problem
+from api.http.security import Caller
+from api.postgres.target import resolve
 from api.settings import Settings
 
 RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)

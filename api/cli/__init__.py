@@ -10,8 +10,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from api.commands import admin, audit, db, keys, secrets, serve
-from api.commands import gui as gui_command
+from api.cli.commands import admin, audit, db, keys, secrets, serve
+from api.cli.commands import gui as gui_command
 
 GROUPS = (db, secrets, serve, gui_command, admin, keys, audit)
 
@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("strongroom: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # every failure ends as one line, never a traceback
-        from api.errors_cli import describe
+        from api.cli.errors import describe
 
         print(f"strongroom: {describe(error)}", file=sys.stderr)
         return 1

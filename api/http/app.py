@@ -22,14 +22,14 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 from psycopg.types.json import Jsonb
 
-from api import errors
-from api.db import make_pool
-from api.edge import Edge, configure_logging, docs_csp
-from api.migrate import code_files, migration_ids, sha256
-from api.routes import ROUTERS
-from api.security import Tokens
+from api.http import errors
+from api.http.calls import make_pool
+from api.http.edge import Edge, configure_logging, docs_csp
+from api.http.routes import ROUTERS
+from api.http.security import Tokens
+from api.http.throttle import Throttle
+from api.postgres.migrate import code_files, migration_ids, sha256
 from api.settings import Settings, get_settings
-from api.throttle import Throttle
 
 log = logging.getLogger("strongroom.api")
 

@@ -26,8 +26,17 @@ from yoyo.exceptions import LockTimeout
 from api.settings import ROOT
 
 OWNER = "strongroom_owner"
-MIGRATIONS = ROOT / "migrations"
-CODE = ROOT / "sql"
+
+
+def _shipped(name: str) -> Path:
+    """`sql/` or `migrations/`: package data beside this module in an installed wheel, the checkout's
+    top-level folder in a development install."""
+    installed = Path(__file__).resolve().parent / name
+    return installed if installed.is_dir() else ROOT / name
+
+
+MIGRATIONS = _shipped("migrations")
+CODE = _shipped("sql")
 BOOTSTRAP = CODE / "bootstrap"
 LOCK_TIMEOUT_SECONDS = 30
 
@@ -53,12 +62,20 @@ def sha256(path: Path) -> str:
 
 
 def code_files() -> list[Path]:
-    return sorted(CODE.glob("*.sql"))
+    files = sorted(CODE.glob("*.sql"))
+    if not files:
+        raise MigrationError(f"no SQL files in {CODE}: this installation of Strongroom is incomplete; "
+                             "reinstall it from its wheel or checkout")
+    return files
 
 
 def migration_ids() -> list[str]:
-    """The migrations this checkout ships, by id (file name without `.sql`)."""
-    return sorted(p.name.removesuffix(".sql") for p in MIGRATIONS.glob("*.sql") if not p.name.endswith(".rollback.sql"))
+    """The migrations this installation ships, by id (file name without `.sql`)."""
+    ids = sorted(p.name.removesuffix(".sql") for p in MIGRATIONS.glob("*.sql") if not p.name.endswith(".rollback.sql"))
+    if not ids:
+        raise MigrationError(f"no migrations in {MIGRATIONS}: this installation of Strongroom is incomplete; "
+                             "reinstall it from its wheel or checkout")
+    return ids
 
 
 def _yoyo_uri(dsn: str) -> str:
@@ -72,7 +89,10 @@ def _yoyo_uri(dsn: str) -> str:
 def bootstrap(dsn: str) -> None:
     """Create the roles and hand the database to the owner role (step 1)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        for path in sorted(BOOTSTRAP.glob("*.sql")):
+        roles = sorted(BOOTSTRAP.glob("*.sql"))
+        if not roles:
+            raise MigrationError(f"no bootstrap SQL in {BOOTSTRAP}: this installation of Strongroom is incomplete")
+        for path in roles:
             conn.execute(path.read_text())  # type: ignore[arg-type]
         dbname = conn.info.dbname
         conn.execute(sql.SQL("alter database {} owner to {}").format(sql.Identifier(dbname), sql.Identifier(OWNER)))
@@ -150,7 +170,7 @@ def _apply_code(dsn: str, *, force: bool, master_key: str | None, say: Callable[
                 # Transaction-local and a bound parameter: the key never reaches a log or a setting.
                 conn.execute("select set_config('strongroom.master_key', %s, true)", [master_key])
             for path in files:
-                say(f"applying {path.relative_to(ROOT)}")
+                say(f"applying sql/{path.name}")
                 conn.execute(path.read_text())  # type: ignore[arg-type]
             conn.execute("delete from private.installed_code")
             for path in files:

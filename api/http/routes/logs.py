@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from psycopg.types.json import Jsonb
 
-from api.deps import CallerConn
-from api.errors import PROTECTED, responses
-from api.models import Limit, Out, Strict, text
+from api.http.deps import CallerConn
+from api.http.errors import PROTECTED, responses
+from api.http.models import Limit, Out, Strict, text
 
 router = APIRouter(prefix="/logs", tags=["logs"])
 

@@ -15,7 +15,7 @@ import sys
 import psycopg
 from psycopg import sql
 
-from api.commands import admin_connection, command_group
+from api.cli.commands import admin_connection, command_group
 from api.settings import check_secret, get_settings
 
 PASSWORD_ENV = "STRONGROOM_ADMIN_PASSWORD"  # noqa: S105 - the variable's name, not a password

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import Field
 
-from api.deps import CallerConn
-from api.errors import PROTECTED, responses
-from api.models import ObjectId, Out, Strict
+from api.http.deps import CallerConn
+from api.http.errors import PROTECTED, responses
+from api.http.models import ObjectId, Out, Strict
 
 router = APIRouter(prefix="/aes", tags=["keys"])
 

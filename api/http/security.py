@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import jwt
 
-from api.errors import not_authenticated
+from api.http.errors import not_authenticated
 from api.settings import Settings, check_secret
 
 ALGORITHM = "HS256"

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from api.deps import CallerConn, IdempotencyKey
-from api.errors import PROTECTED, responses
-from api.models import Cursor, Limit, ObjectId, Out, Short, Strict, text
+from api.http.deps import CallerConn, IdempotencyKey
+from api.http.errors import PROTECTED, responses
+from api.http.models import Cursor, Limit, ObjectId, Out, Short, Strict, text
 
 router = APIRouter(tags=["entries"])
 

@@ -15,10 +15,10 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from api.db import Db, RequestInfo
-from api.errors import not_authenticated
-from api.security import Caller, Tokens
-from api.throttle import Throttle
+from api.http.calls import Db, RequestInfo
+from api.http.errors import not_authenticated
+from api.http.security import Caller, Tokens
+from api.http.throttle import Throttle
 
 # The lock in Swagger UI, and its Authorize form posting username/password to /login.
 oauth2 = OAuth2PasswordBearer(tokenUrl="login", auto_error=False, scheme_name="bearer",

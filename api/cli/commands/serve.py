@@ -30,5 +30,5 @@ def serve(args: argparse.Namespace) -> None:
     print(f"Strongroom API on http://{host}:{port} — Swagger UI at http://{host}:{port}/docs (Ctrl-C stops it)")
     # The API writes its own JSON access log (api/edge.py); a stop (Ctrl-C, SIGTERM) lets in-flight
     # requests finish for up to 30 seconds.
-    uvicorn.run("api.main:app", host=host, port=port, workers=args.workers, log_level="info",
+    uvicorn.run("api.http.app:app", host=host, port=port, workers=args.workers, log_level="info",
                 server_header=False, proxy_headers=False, access_log=False, timeout_graceful_shutdown=30)

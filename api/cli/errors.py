@@ -5,8 +5,8 @@ from __future__ import annotations
 import psycopg
 from pydantic import ValidationError
 
-from api.migrate import MigrationError
-from api.pgserver import ServerError
+from api.postgres.embedded import ServerError
+from api.postgres.migrate import MigrationError
 from api.settings import SecretError
 
 KNOWN = (ServerError, MigrationError, SecretError)

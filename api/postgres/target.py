@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from psycopg import conninfo
 
-from api.pgserver import EmbeddedServer, default_bindir
+from api.postgres.embedded import EmbeddedServer, default_bindir
 from api.settings import Settings
 
 AUTHENTICATOR = "strongroom_authenticator"

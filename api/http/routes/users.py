@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from api.deps import CallerConn
-from api.errors import PROTECTED, responses
-from api.models import ObjectId, Out, Strict, text
+from api.http.deps import CallerConn
+from api.http.errors import PROTECTED, responses
+from api.http.models import ObjectId, Out, Strict, text
 
 router = APIRouter(prefix="/users", tags=["users"])
 

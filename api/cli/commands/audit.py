@@ -15,9 +15,9 @@ from pathlib import Path
 import psycopg
 from psycopg import conninfo
 
-from api.commands import admin_connection, command_group
-from api.database import Target, resolve
-from api.pgserver import ServerError, default_bindir
+from api.cli.commands import admin_connection, command_group
+from api.postgres.embedded import ServerError, default_bindir
+from api.postgres.target import Target, resolve
 from api.settings import get_settings
 
 
@@ -236,7 +236,7 @@ def retire(args: argparse.Namespace) -> int:
                 conn.execute("call audit.drop_archived(%s, %s)", [item.table, sha])
                 print(f"dropped audit_archive.{item.table}: its archive is {file} (sha256 {sha})")
             except (ServerError, psycopg.Error) as error:
-                from api.errors_cli import describe
+                from api.cli.errors import describe
 
                 failed += 1
                 print(f"strongroom: {label} kept: {describe(error)}", file=sys.stderr)

@@ -6,10 +6,10 @@ import argparse
 import os
 import shutil
 
-from api import migrate as migrations
-from api.commands import command_group
-from api.database import Target, resolve
-from api.pgserver import ServerError, check_server
+from api.cli.commands import command_group
+from api.postgres import migrate as migrations
+from api.postgres.embedded import ServerError, check_server
+from api.postgres.target import Target, resolve
 from api.settings import get_settings
 
 

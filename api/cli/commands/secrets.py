@@ -7,7 +7,7 @@ import base64
 import os
 import secrets as random
 
-from api.commands import command_group
+from api.cli.commands import command_group
 from api.settings import SECRET_NAMES, check_secret, get_settings
 
 

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from api.deps import CallerConn, IdempotencyKey
-from api.errors import PROTECTED, responses
-from api.models import NO_NUL, Long, ObjectId, Out, Short, Strict, text
+from api.http.deps import CallerConn, IdempotencyKey
+from api.http.errors import PROTECTED, responses
+from api.http.models import NO_NUL, Long, ObjectId, Out, Short, Strict, text
 
 router = APIRouter(tags=["passwords"])
 

@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import CallerConn, IdempotencyKey
-from api.errors import PROTECTED, responses
-from api.models import Cursor, Limit, Long, ObjectId, Out, Strict, text
+from api.http.deps import CallerConn, IdempotencyKey
+from api.http.errors import PROTECTED, responses
+from api.http.models import Cursor, Limit, Long, ObjectId, Out, Strict, text
 
 router = APIRouter(tags=["orders"])
 

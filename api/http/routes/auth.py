@@ -15,11 +15,11 @@ from fastapi.responses import Response
 from psycopg import AsyncConnection
 from pydantic import ValidationError
 
-from api.db import Db
-from api.deps import CallerConn, Gate, PublicConn, TokenIssuer
-from api.errors import PROTECTED, PUBLIC, Problem, not_authenticated, responses
-from api.models import Email, Name, Out, Password, Strict, text
-from api.security import Issued, Tokens, new_jti, token_hash
+from api.http.calls import Db
+from api.http.deps import CallerConn, Gate, PublicConn, TokenIssuer
+from api.http.errors import PROTECTED, PUBLIC, Problem, not_authenticated, responses
+from api.http.models import Email, Name, Out, Password, Strict, text
+from api.http.security import Issued, Tokens, new_jti, token_hash
 
 router = APIRouter(tags=["accounts"])
 

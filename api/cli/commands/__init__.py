@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from api.database import resolve
+from api.postgres.target import resolve
 from api.settings import get_settings
 
 Handler = Callable[[argparse.Namespace], Any]
