@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from gui.client import DEFAULT_API
+from api.client import DEFAULT_API
 
 API_URL_VARIABLE = "STRONGROOM_API_URL"
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from tkinter import font, ttk
 from typing import Any
 
-from gui.client import ApiClient, ApiError, ClientError, Draft, SessionExpired, Unreachable
+from api.client import ApiClient, ApiError, ClientError, Draft, SessionExpired, Unreachable
 from gui.views.admin import AdminView
 from gui.views.login import LoginDialog
 from gui.views.logs import LogsView

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from tkinter import ttk
 from typing import Any
 
-from gui.client import LOG_LEVELS
+from api.client import LOG_LEVELS
 from gui.widgets import Message, Table
 
 ALL = "all"

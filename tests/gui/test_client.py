@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 
-from gui.client import ApiClient, ApiError, SessionExpired, Unreachable
+from api.client import ApiClient, ApiError, SessionExpired, Unreachable
 from tests.gui.harness import LiveServer, free_port
 
 

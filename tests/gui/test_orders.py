@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 
-from gui.client import ApiClient
+from api.client import ApiClient
 from tests.gui.harness import log_in
 from tests.gui.realapi import PASSWORD, RealApi
 

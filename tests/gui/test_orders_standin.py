@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gui.client import ApiClient
+from api.client import ApiClient
 from tests.gui.harness import log_in
 from tests.gui.standin import StandIn
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from gui.client import ApiClient, Unreachable
+from api.client import ApiClient, Unreachable
 from gui.worker import Worker
 from tests.gui.harness import free_port, wait_for
 

@@ -1,4 +1,4 @@
-"""The HTTP client the desktop app speaks through: the REST API's routes as typed methods.
+"""The HTTP client of the API (the desktop app speaks through it; so can scripts): the routes as typed methods.
 
 It imports no tkinter, so it is tested alone against a real HTTP server. It keeps the tokens in memory only
 (never on disk), refreshes the access token before it expires and once more after a 401, and retries a
