@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     refresh_token_days: int = Field(default=14, ge=1, le=90, description="Lifetime of a refresh token (single use).")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024,
                                 description="Larger request bodies get 413.")
+    max_discard_bytes: int = Field(default=16 * 1024 * 1024, ge=0, le=1024 * 1024 * 1024,
+                                   description="How much of a body over the limit is read and dropped before "
+                                   "the 413 is sent, so that clients still sending read the answer; past it the "
+                                   "connection is closed.")
     login_rate_per_minute: int = Field(default=10, ge=1,
                                        description="Login/register attempts per client address and per "
                                        "username per minute (per API process), before any crypt() runs.")

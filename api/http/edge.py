@@ -51,6 +51,7 @@ class Edge:
         self.app = app
         self.calls = calls
         self.limit = settings.max_body_bytes
+        self.discard = settings.max_discard_bytes
         self.hsts = f"max-age={settings.hsts_seconds}; includeSubDomains" if settings.hsts_seconds else None
         self.docs_policy = docs_policy
         base = {
@@ -104,11 +105,14 @@ class Edge:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    if message.get("more_body", False):
+                        await self._discard(receive)
                     raise HTTPException(413, f"The request body is larger than {limit} bytes.")
             return message
 
         try:
             if declared > limit:
+                await self._discard(receive)
                 await self._problem(scope, send_with_headers, request_id, 413, "request_body_too_large",
                                     "Request body too large", f"The request body is larger than {limit} bytes.")
             else:
@@ -131,6 +135,22 @@ class Edge:
                                    "user_id": scope["state"].get("user_id"), "request_id": request_id,
                                    "client_addr": client if IP.match(client) else None,
                                    "at": datetime.now(UTC).isoformat()})
+
+    async def _discard(self, receive: Receive) -> None:
+        """Read and drop the rest of a refused body, up to `max_discard_bytes`, before answering.
+
+        A server that closes while the client is still sending makes its kernel reset the connection, and a
+        client that writes the whole body before reading (http.client, requests, httpx) then sees the reset,
+        never the 413. Beyond the bound the connection is closed anyway: the answer is not worth more reading.
+        """
+        drained = 0
+        while drained <= self.discard:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            drained += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
 
     async def _problem(self, scope: Scope, send: Send, request_id: str, status: int, name: str, title: str,
                        detail: str) -> None:
