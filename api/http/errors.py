@@ -17,7 +17,7 @@ import psycopg
 import psycopg.errors
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from psycopg_pool import PoolTimeout
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -87,6 +87,16 @@ def load_codes(rows: list[tuple[str, str, int]]) -> None:
     """Take our codes from the database's table (sqlstate, name, http_status)."""
     for sqlstate, name, status in rows:
         OUR_CODES[sqlstate] = Mapping(status, name, name.replace("_", " ").capitalize())
+
+
+async def load_codes_from(pool: AsyncConnectionPool) -> None:
+    """At start-up: our codes from `api.error_codes()`; if the database cannot say, their classes serve."""
+    try:
+        async with pool.connection() as conn:
+            rows = await (await conn.execute("select sqlstate, name, http_status from api.error_codes()")).fetchall()
+        load_codes(rows)
+    except (psycopg.Error, TimeoutError) as error:
+        log.warning("could not load the error codes; using their classes", extra={"error": type(error).__name__})
 
 
 def mapping_for(sqlstate: str | None) -> Mapping:

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from psycopg import conninfo
+
+from api.postgres.target import SUPERUSER, socket_dir, socket_dsn
+from api.settings import Settings
 
 MIN_SERVER_VERSION = 140000
-SUPERUSER = "postgres"
 
 # Written to `strongroom.conf` in the data directory at every start; postgresql.conf includes it.
 SERVER_CONF = """\
@@ -95,7 +96,7 @@ class EmbeddedServer:
 
     @property
     def sockdir(self) -> Path:
-        return self.home / "run"
+        return socket_dir(self.home)
 
     @property
     def password_file(self) -> Path:
@@ -113,9 +114,7 @@ class EmbeddedServer:
 
     def dsn(self, dbname: str | None = None, user: str = SUPERUSER) -> str:
         """A libpq DSN over the unix socket (trust): what `psql` and our own tools use."""
-        return conninfo.make_conninfo(
-            host=str(self.sockdir), port=str(self.port), user=user, dbname=dbname or self.database
-        )
+        return socket_dsn(self.home, self.port, dbname or self.database, user)
 
     def tcp_password(self) -> str:
         return self.password_file.read_text().strip()
@@ -350,3 +349,11 @@ def check_server(dsn: str) -> str:
         raise ServerError("the server in DATABASE_URL has no pgcrypto extension available: install the "
                           "PostgreSQL contrib package for its version (e.g. postgresql-contrib)")
     return f"PostgreSQL {version[0] if version else number}"
+
+
+def embedded_server(settings: Settings) -> EmbeddedServer | None:
+    """The embedded server the settings describe; None when `DATABASE_URL` names another server."""
+    if settings.database_url:
+        return None
+    return EmbeddedServer(home=settings.home, port=settings.pg_port, bindir=settings.pg_bindir or default_bindir(),
+                          run_as=settings.pg_user, database=settings.database)

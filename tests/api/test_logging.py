@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from api.http.edge import JsonLines
+from api.http.log_lines import JsonLines
 from api.settings import Settings
 from tests.api.conftest import PASSWORD, register
 

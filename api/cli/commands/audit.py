@@ -16,7 +16,7 @@ import psycopg
 from psycopg import conninfo
 
 from api.cli.commands import admin_connection, command_group
-from api.postgres.embedded import ServerError, default_bindir
+from api.postgres.embedded import ServerError, default_bindir, embedded_server
 from api.postgres.target import Target, resolve
 from api.settings import get_settings
 
@@ -139,8 +139,9 @@ class Archived:
 def _tool(target: Target, name: str) -> str:
     """A PostgreSQL client program: the embedded server's own, else STRONGROOM_PG_BINDIR's, PATH's, or ours."""
     settings = get_settings()
-    if target.embedded is not None:
-        return str(target.embedded.bindir / name)
+    server = embedded_server(settings)
+    if server is not None:
+        return str(server.bindir / name)
     if settings.pg_bindir is not None:
         return str(settings.pg_bindir / name)
     return shutil.which(name) or str(default_bindir() / name)

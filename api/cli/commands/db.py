@@ -8,7 +8,7 @@ import shutil
 
 from api.cli.commands import command_group
 from api.postgres import migrate as migrations
-from api.postgres.embedded import ServerError, check_server
+from api.postgres.embedded import EmbeddedServer, ServerError, check_server, embedded_server
 from api.postgres.target import Target, resolve
 from api.settings import get_settings
 
@@ -31,23 +31,33 @@ def _target() -> Target:
     return resolve(get_settings())
 
 
+def _server() -> EmbeddedServer | None:
+    return embedded_server(get_settings())
+
+
 def _external(target: Target) -> str:
     return check_server(target.admin_dsn)
 
 
+def _require_running() -> None:
+    server = _server()
+    if server is not None and not server.running():
+        raise ServerError("the embedded PostgreSQL is not running: start it with `strongroom db start`")
+
+
 def start(_: argparse.Namespace) -> None:
-    target = _target()
-    if target.embedded is None:
-        print(f"DATABASE_URL is set: using that server ({_external(target)}); nothing to start")
+    server = _server()
+    if server is None:
+        print(f"DATABASE_URL is set: using that server ({_external(_target())}); nothing to start")
         return
-    print(target.embedded.start())
+    print(server.start())
 
 
 def stop(_: argparse.Namespace) -> None:
-    target = _target()
-    if target.embedded is None:
+    server = _server()
+    if server is None:
         raise ServerError("DATABASE_URL is set: that server is not Strongroom's to stop")
-    print(target.embedded.stop())
+    print(server.stop())
 
 
 def restart(args: argparse.Namespace) -> None:
@@ -56,11 +66,11 @@ def restart(args: argparse.Namespace) -> None:
 
 
 def status(_: argparse.Namespace) -> int:
-    target = _target()
-    if target.embedded is None:
-        print(f"running: yes (DATABASE_URL)\nversion: {_external(target)}")
+    server = _server()
+    if server is None:
+        print(f"running: yes (DATABASE_URL)\nversion: {_external(_target())}")
         return 0
-    state = target.embedded.status()
+    state = server.status()
     print(f"running: {'yes' if state.running else 'no'}")
     print(f"version: {state.version}")
     print(f"port: {state.port}")
@@ -71,15 +81,13 @@ def status(_: argparse.Namespace) -> int:
 
 
 def url(_: argparse.Namespace) -> None:
-    target = _target()
-    if target.embedded is not None and not target.embedded.running():
-        raise ServerError("the embedded PostgreSQL is not running: start it with `strongroom db start`")
-    print(target.admin_dsn)
+    _require_running()
+    print(_target().admin_dsn)
 
 
 def psql(_: argparse.Namespace) -> None:
-    target = _target()
-    binary = str(target.embedded.bindir / "psql") if target.embedded else shutil.which("psql")
+    target, server = _target(), _server()
+    binary = str(server.bindir / "psql") if server else shutil.which("psql")
     if binary is None:
         raise ServerError("psql is not installed")
     os.execv(binary, [binary, target.admin_dsn])  # noqa: S606 - psql replaces this process, as intended
@@ -88,10 +96,10 @@ def psql(_: argparse.Namespace) -> None:
 def migrate(args: argparse.Namespace) -> None:
     settings = get_settings()
     target = resolve(settings)
-    if target.embedded is None:
+    if target.embedded:
+        _require_running()
+    else:
         _external(target)
-    elif not target.embedded.running():
-        raise ServerError("the embedded PostgreSQL is not running: start it with `strongroom db start`")
     if args.dry_run:
         plan = migrations.plan(target.admin_dsn)
         if plan.nothing:

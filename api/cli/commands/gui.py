@@ -1,22 +1,27 @@
-"""`strongroom gui [--api URL]`: open the desktop client (the same as `python -m gui`)."""
+"""`strongroom gui [--api URL]`: open the desktop client.
+
+The command line reaches the client only through its entry point, `python -m gui`, run as a child process:
+the CLI imports nothing of the GUI, and the client's own exit status and one-line failures are passed on.
+"""
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from gui.__main__ import add_arguments
-
     parser = subparsers.add_parser(
         "gui", help="open the desktop client",
-        description="Open the Tkinter desktop client. It speaks only to the REST API: start that first "
-        "(`strongroom serve`).")
-    add_arguments(parser)
+        description="Open the Tkinter desktop client (the same as `python -m gui`). It speaks only to the REST "
+        "API: start that first (`strongroom serve`).")
+    parser.add_argument("--api", metavar="URL",
+                        help="the API's address (default: $STRONGROOM_API_URL, else the client's default; "
+                        "see `python -m gui --help`)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from gui.__main__ import api_url, open_client
-
-    return open_client(api_url(args.api))
+    argv = [sys.executable, "-m", "gui", *(["--api", args.api] if args.api else [])]
+    return subprocess.call(argv)
