@@ -4,7 +4,9 @@ Prints, each against a limit measured in the same run on the same server:
 - rows/s of private.encrypt and private.decrypt against raw pgp_sym_encrypt / pgp_sym_decrypt with the
   same options and key (goal: our overhead <= 25%);
 - rows/s of CALL api.reencrypt against one raw UPDATE that re-encrypts the same rows (goal >= 0.5);
-- the p99 latency of concurrent writes (api.create_entry) while reencrypt runs, next to the idle p99.
+- the p99 latency of concurrent writes (api.create_entry) while reencrypt runs, next to the idle p99;
+- pgbench tx/s of the SQL POST /orders runs, sensitive against plain (goal >= 0.8), with the data key
+  wrapped as wrap_key does now (salted S2K) and, for comparison, as it used to be (iterated S2K).
 
 With DATABASE_URL set it uses that server (a scratch database is created and dropped); otherwise an
 embedded PostgreSQL in a temporary directory. Not a test: it asserts nothing and only reports.
@@ -15,10 +17,12 @@ from __future__ import annotations
 import argparse
 import base64
 import os
+import re
 import secrets
 import shutil
 import socket
 import statistics
+import subprocess
 import tempfile
 import threading
 import time
@@ -201,10 +205,80 @@ def call_reencrypt(dsn: str, batch: int) -> float:
         return time.perf_counter() - started
 
 
+ORDER_SCRIPT = (
+    "begin;\n"
+    "select api.begin_request(:uid, 'user', :tv, 'bench', null);\n"
+    "select pg_catalog.set_config('strongroom.master_key', :mk, true);\n"
+    "select id from api.create_order('bench order of typical length', {sensitive});\n"
+    "commit;\n"
+)
+
+
+def pgbench_tps(pgbench: Path, dsn: str, script: Path, variables: dict[str, str], seconds: int, clients: int) -> float:
+    defines = [arg for name, value in variables.items() for arg in ("-D", f"{name}={value}")]
+    out = subprocess.run(
+        [str(pgbench), "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds),
+         *defines, "-f", str(script), dsn],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    found = re.search(r"tps = ([\d.]+)", out)
+    assert found, out
+    return float(found.group(1))
+
+
+def wrap_iterated(conn: psycopg.Connection, iterated: bool) -> None:
+    """Wrap the active key as older versions did (iterated S2K), or as wrap_key does now."""
+    with conn.transaction():
+        conn.execute("select set_config('strongroom.master_key', %s, true)", [MASTER])
+        if iterated:
+            conn.execute(
+                "update aes_keys set key_value = armor(pgp_sym_encrypt_bytea("
+                " private.unwrap_key(id, %s), %s, 'cipher-algo=aes256')) where state = 'active'",
+                [MASTER, MASTER],
+            )
+        else:
+            conn.execute("select private.rewrap_iterated_keys()")
+
+
+def sensitive_writes(
+    conn: psycopg.Connection, dsn: str, pgbench: Path, seconds: int, clients: int, rounds: int
+) -> None:
+    """Sensitive against plain create_order through pgbench, interleaved rounds, medians."""
+    user, version = conn.execute(
+        "insert into users (username, hashed_password) values ('bench-orders', 'x') returning id, token_version"
+    ).fetchone()  # type: ignore[misc]
+    variables = {"uid": str(user), "tv": str(version), "mk": MASTER}
+    work = Path(tempfile.mkdtemp(prefix="strongroom-bench-orders-"))
+    scripts = {}
+    for name, sensitive in (("plain", "false"), ("sensitive", "true")):
+        scripts[name] = work / f"{name}.sql"
+        scripts[name].write_text(ORDER_SCRIPT.format(sensitive=sensitive))
+    tps: dict[str, list[float]] = {"plain": [], "sensitive": [], "sensitive, iterated wrap": []}
+    try:
+        for _ in range(rounds):
+            tps["plain"].append(pgbench_tps(pgbench, dsn, scripts["plain"], variables, seconds, clients))
+            tps["sensitive"].append(pgbench_tps(pgbench, dsn, scripts["sensitive"], variables, seconds, clients))
+            wrap_iterated(conn, True)
+            tps["sensitive, iterated wrap"].append(
+                pgbench_tps(pgbench, dsn, scripts["sensitive"], variables, seconds, clients))
+            wrap_iterated(conn, False)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    median = {name: statistics.median(values) for name, values in tps.items()}
+    print(f"create_order through pgbench, {clients} clients, medians of {rounds} rounds of {seconds} s"
+          f" (load average {os.getloadavg()[0]:.2f}):")
+    for name, value in median.items():
+        print(f"  {name:26} {value:8.0f} tx/s   / plain {value / median['plain']:5.2f}"
+              + ("   (goal >= 0.8)" if name == "sensitive" else ""))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20000, help="rows per measurement (default 20000)")
     parser.add_argument("--batch-size", type=int, default=1000, help="reencrypt batch size (default 1000)")
+    parser.add_argument("--pgbench-seconds", type=int, default=5, help="seconds per pgbench run (default 5)")
+    parser.add_argument("--pgbench-rounds", type=int, default=3, help="interleaved pgbench rounds (default 3)")
+    parser.add_argument("--clients", type=int, default=8, help="pgbench clients (default 8)")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL")
     server = None
@@ -233,6 +307,8 @@ def main() -> None:
         with psycopg.connect(dsn, autocommit=True) as conn:
             version = conn.execute("show server_version").fetchone()[0]  # type: ignore[index]
             print(f"PostgreSQL {version}; {os.cpu_count()} cores")
+            bindir = server.bindir if server is not None else default_bindir()
+            sensitive_writes(conn, dsn, bindir / "pgbench", args.pgbench_seconds, args.clients, args.pgbench_rounds)
             field_encryption(conn, args.rows)
             reencryption(conn, dsn, args.rows, args.batch_size)
     finally:
