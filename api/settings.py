@@ -103,10 +103,19 @@ class Settings(BaseSettings):
     def secrets_file(self) -> Path:
         return self.home / "secrets.env"
 
+    def secret(self, name: str) -> str:
+        """The value of one server secret (a name of SECRET_NAMES), checked: set, base64, long enough.
+        Raises SecretError naming the variable, never showing the value."""
+        value = {"STRONGROOM_MASTER_KEY": self.master_key, "STRONGROOM_JWT_SECRET": self.jwt_secret,
+                 "STRONGROOM_PEPPER": self.pepper}[name]
+        check_secret(name, value)
+        assert value is not None
+        return value.get_secret_value()
+
     def require_secrets(self) -> None:
         """Stop with a message naming the first missing or weak secret."""
-        for name, value in zip(SECRET_NAMES, (self.master_key, self.jwt_secret, self.pepper), strict=True):
-            check_secret(name, value)
+        for name in SECRET_NAMES:
+            self.secret(name)
 
 
 @cache

@@ -1,6 +1,6 @@
 """`strongroom`: the command line. A thin shell over the same functions the tests use.
 
-Each command group lives in `api/commands/<group>.py` and adds itself with `register(subparsers)`.
+Each command group lives in `api/cli/commands/<group>.py` and adds itself with `register(subparsers)`.
 Every command has help text and exits non-zero with a one-line reason on failure.
 """
 
@@ -14,10 +14,6 @@ from api.cli.commands import admin, audit, db, keys, secrets, serve
 from api.cli.commands import gui as gui_command
 
 GROUPS = (db, secrets, serve, gui_command, admin, keys, audit)
-
-
-class CommandError(Exception):
-    """A failure the user can act on: printed as one line, exit status 1."""
 
 
 def build_parser() -> argparse.ArgumentParser:

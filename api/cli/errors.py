@@ -9,7 +9,14 @@ from api.postgres.embedded import ServerError
 from api.postgres.migrate import MigrationError
 from api.settings import SecretError
 
-KNOWN = (ServerError, MigrationError, SecretError)
+
+class CommandFailed(Exception):
+    """The command line's one error type: a failure the user can act on. `strongroom` prints its message as
+    one line, `strongroom: <message>`, and exits 1."""
+
+
+# Errors of the modules the commands call, whose messages are already written for the user.
+KNOWN = (CommandFailed, ServerError, MigrationError, SecretError)
 
 
 def describe(error: BaseException) -> str:

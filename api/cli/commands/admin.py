@@ -8,29 +8,23 @@ restrict, and call the `private` helpers of `sql/20_auth.sql`; every action is w
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
-import sys
 
 import psycopg
 from psycopg import sql
 
-from api.cli.commands import admin_connection, command_group
-from api.settings import check_secret, get_settings
+from api.cli.commands import admin_connection, command_group, new_secret
+from api.cli.errors import CommandFailed
+from api.settings import get_settings
 
 PASSWORD_ENV = "STRONGROOM_ADMIN_PASSWORD"  # noqa: S105 - the variable's name, not a password
-
-
-class AdminError(Exception):
-    """A failure the DBA can act on, printed as one line."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     add = command_group(subparsers, "admin", "create administrators and manage users", __doc__)
     create = add(
         "create", create_admin, "create an administrator (the first one, or another)",
-        f"Create a user with the admin role. The password is asked twice on a terminal; without one (scripts) "
-        f"it is read from ${PASSWORD_ENV}. The password policy applies: 12 to 256 characters, not a common "
+        f"Create a user with the admin role. The password is read from ${PASSWORD_ENV} when it is set "
+        "(scripts), else asked twice on the terminal. The password policy applies: 12 to 256 characters, not a common "
         "password, not containing the username.")
     create.add_argument("username")
     create.add_argument("--email", help="optional email address")
@@ -52,53 +46,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     set_role.add_argument("role", choices=("user", "admin", "auditor"))
 
 
-def _pepper() -> str:
-    settings = get_settings()
-    check_secret("STRONGROOM_PEPPER", settings.pepper)
-    assert settings.pepper is not None
-    return settings.pepper.get_secret_value()
-
-
-def _new_password() -> str:
-    if sys.stdin.isatty():
-        first = getpass.getpass("Password for the new administrator: ")
-        second = getpass.getpass("Repeat the password: ")
-        if first != second:
-            raise AdminError("the two passwords differ; nothing was created")
-        return first
-    password = os.environ.get(PASSWORD_ENV)
-    if not password:
-        raise AdminError(f"no terminal to ask for the password: set {PASSWORD_ENV}")
-    return password
-
-
 def _user_id(conn: psycopg.Connection, username: str) -> int:
     row = conn.execute("select id from public.users where lower(username) = lower(%s)", [username]).fetchone()
     if row is None:
-        raise AdminError(f"no user named {username}")
+        raise CommandFailed(f"no user named {username}")
     return int(row[0])
 
 
-def _run(action: object) -> int:
-    try:
-        action()  # type: ignore[operator]
-    except AdminError as error:
-        print(f"strongroom: {error}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def create_admin(args: argparse.Namespace) -> int:
-    def action() -> None:
-        pepper = _pepper()
-        password = _new_password()
-        with admin_connection() as conn:
-            row = conn.execute("select private.create_user(%s, %s, %s, %s, 'admin')",
-                               [args.username, password, pepper, args.email]).fetchone()
-        assert row is not None
-        print(f"created administrator {args.username} (id {row[0]})")
-
-    return _run(action)
+def create_admin(args: argparse.Namespace) -> None:
+    pepper = get_settings().secret("STRONGROOM_PEPPER")
+    password = new_secret(PASSWORD_ENV, "Password for the new administrator", "password")
+    with admin_connection() as conn:
+        row = conn.execute("select private.create_user(%s, %s, %s, %s, 'admin')",
+                           [args.username, password, pepper, args.email]).fetchone()
+    assert row is not None
+    print(f"created administrator {args.username} (id {row[0]})")
 
 
 def list_users(_: argparse.Namespace) -> int:
@@ -113,22 +75,16 @@ def list_users(_: argparse.Namespace) -> int:
     return 0
 
 
-def simple_action(args: argparse.Namespace) -> int:
-    def action() -> None:
-        with admin_connection() as conn:
-            user_id = _user_id(conn, args.username)
-            call = sql.SQL("select {}(%s)").format(sql.Identifier("private", args.function))
-            conn.execute(call, [user_id])
-        print(f"{args.done} {args.username}")
-
-    return _run(action)
+def simple_action(args: argparse.Namespace) -> None:
+    with admin_connection() as conn:
+        user_id = _user_id(conn, args.username)
+        call = sql.SQL("select {}(%s)").format(sql.Identifier("private", args.function))
+        conn.execute(call, [user_id])
+    print(f"{args.done} {args.username}")
 
 
-def change_role(args: argparse.Namespace) -> int:
-    def action() -> None:
-        with admin_connection() as conn:
-            user_id = _user_id(conn, args.username)
-            conn.execute("select private.set_user_role(%s, %s)", [user_id, args.role])
-        print(f"{args.username} is now {args.role}")
-
-    return _run(action)
+def change_role(args: argparse.Namespace) -> None:
+    with admin_connection() as conn:
+        user_id = _user_id(conn, args.username)
+        conn.execute("select private.set_user_role(%s, %s)", [user_id, args.role])
+    print(f"{args.username} is now {args.role}")

@@ -16,7 +16,8 @@ import psycopg
 from psycopg import conninfo
 
 from api.cli.commands import admin_connection, command_group
-from api.postgres.embedded import ServerError, default_bindir, embedded_server
+from api.cli.errors import CommandFailed, describe
+from api.postgres.embedded import default_bindir, embedded_server
 from api.postgres.target import Target, resolve
 from api.settings import get_settings
 
@@ -163,7 +164,7 @@ def _archive_dir(path: Path | None) -> Path:
         directory.mkdir(mode=0o700, parents=True)
         directory.chmod(0o700)
     if directory.stat().st_mode & 0o077:
-        raise ServerError(f"the archive directory {directory} is open to other users: chmod 700 it first")
+        raise CommandFailed(f"the archive directory {directory} is open to other users: chmod 700 it first")
     return directory
 
 
@@ -176,7 +177,7 @@ def _sha256(path: Path) -> str:
 
 
 def _dump(target: Target, table: str, file: Path, lock_wait: int) -> str:
-    """Dump audit_archive.<table> to file and check it reads back; return its SHA-256. Raises ServerError,
+    """Dump audit_archive.<table> to file and check it reads back; return its SHA-256. Raises CommandFailed,
     leaving no file behind, when either step fails."""
     dsn, env = _client(target)
     partial = file.with_name(file.name + ".partial")
@@ -189,14 +190,14 @@ def _dump(target: Target, table: str, file: Path, lock_wait: int) -> str:
             capture_output=True, text=True, env=env, check=False,
         )
         if dumped.returncode != 0:
-            raise ServerError(f"pg_dump failed: {_error_line(dumped.stderr)}")
+            raise CommandFailed(f"pg_dump failed: {_error_line(dumped.stderr)}")
         listed = subprocess.run([_tool(target, "pg_restore"), "--list", str(partial)],
                                 capture_output=True, text=True, env=env, check=False)
         if listed.returncode != 0:
-            raise ServerError(f"pg_restore --list cannot read the dump: {_error_line(listed.stderr)}")
+            raise CommandFailed(f"pg_restore --list cannot read the dump: {_error_line(listed.stderr)}")
         wanted = {f"TABLE audit_archive {table} ", f"TABLE DATA audit_archive {table} "}
         if not all(any(want in line for line in listed.stdout.splitlines()) for want in wanted):
-            raise ServerError("the dump does not hold the table and its data")
+            raise CommandFailed("the dump does not hold the table and its data")
         sha = _sha256(partial)
         partial.replace(file)
         return sha
@@ -213,7 +214,7 @@ def _error_line(text: str) -> str:
 
 def retire(args: argparse.Namespace) -> int:
     target = resolve(get_settings())
-    with psycopg.connect(target.admin_dsn, autocommit=True) as conn:
+    with admin_connection() as conn:
         if args.dry_run:
             return _retire_dry_run(conn, args)
         directory = _archive_dir(args.archive_dir)
@@ -236,9 +237,7 @@ def retire(args: argparse.Namespace) -> int:
                     sha = item.sha256
                 conn.execute("call audit.drop_archived(%s, %s)", [item.table, sha])
                 print(f"dropped audit_archive.{item.table}: its archive is {file} (sha256 {sha})")
-            except (ServerError, psycopg.Error) as error:
-                from api.cli.errors import describe
-
+            except (CommandFailed, psycopg.Error) as error:
                 failed += 1
                 print(f"strongroom: {label} kept: {describe(error)}", file=sys.stderr)
     if failed:

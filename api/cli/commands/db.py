@@ -7,8 +7,9 @@ import os
 import shutil
 
 from api.cli.commands import command_group
+from api.cli.errors import CommandFailed
 from api.postgres import migrate as migrations
-from api.postgres.embedded import EmbeddedServer, ServerError, check_server, embedded_server
+from api.postgres.embedded import EmbeddedServer, check_server, embedded_server
 from api.postgres.target import Target, resolve
 from api.settings import get_settings
 
@@ -42,7 +43,7 @@ def _external(target: Target) -> str:
 def _require_running() -> None:
     server = _server()
     if server is not None and not server.running():
-        raise ServerError("the embedded PostgreSQL is not running: start it with `strongroom db start`")
+        raise CommandFailed("the embedded PostgreSQL is not running: start it with `strongroom db start`")
 
 
 def start(_: argparse.Namespace) -> None:
@@ -56,7 +57,7 @@ def start(_: argparse.Namespace) -> None:
 def stop(_: argparse.Namespace) -> None:
     server = _server()
     if server is None:
-        raise ServerError("DATABASE_URL is set: that server is not Strongroom's to stop")
+        raise CommandFailed("DATABASE_URL is set: that server is not Strongroom's to stop")
     print(server.stop())
 
 
@@ -89,7 +90,7 @@ def psql(_: argparse.Namespace) -> None:
     target, server = _target(), _server()
     binary = str(server.bindir / "psql") if server else shutil.which("psql")
     if binary is None:
-        raise ServerError("psql is not installed")
+        raise CommandFailed("psql is not installed")
     os.execv(binary, [binary, target.admin_dsn])  # noqa: S606 - psql replaces this process, as intended
 
 
@@ -112,7 +113,8 @@ def migrate(args: argparse.Namespace) -> None:
     if args.break_lock:
         migrations.break_lock(target.admin_dsn)
         print("removed the migration lock")
-    master = settings.master_key.get_secret_value() if settings.master_key else None
+    # Without the master key, migrate still runs; it only cannot re-wrap data keys of an older format.
+    master = settings.secret("STRONGROOM_MASTER_KEY") if settings.master_key else None
     done = migrations.migrate(target.admin_dsn, master_key=master)
     if done.nothing:
         print("nothing to do: the database is up to date")

@@ -9,8 +9,6 @@ database only as a bound parameter of `set_config('strongroom.master_key', ..., 
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
 import sys
 import threading
 import time
@@ -20,14 +18,10 @@ from contextlib import contextmanager
 import psycopg
 from pydantic import SecretStr
 
-from api.cli.commands import command_group
-from api.postgres.target import resolve
-from api.settings import check_secret, get_settings
+from api.cli.commands import admin_connection, command_group, new_secret
+from api.cli.errors import CommandFailed
+from api.settings import check_secret
 
-# The DBA's connection runs as the owner: `strongroom db migrate` makes the connecting user a member of it
-# (it need not be a member of strongroom_admin, e.g. on an external server), and the owner may run
-# every key function. private.require_key_admin() accepts it because it is not the API's authenticator.
-ADMIN_ROLE = "strongroom_owner"
 NEW_MASTER_ENV = "STRONGROOM_NEW_MASTER_KEY"
 PROGRESS_EVERY_SECONDS = 0.5
 
@@ -51,24 +45,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
 
 
-def _admin_dsn() -> str:
-    return resolve(get_settings()).admin_dsn
-
-
-def _master_key() -> str:
-    settings = get_settings()
-    check_secret("STRONGROOM_MASTER_KEY", settings.master_key)
-    assert settings.master_key is not None
-    return settings.master_key.get_secret_value()
-
-
 @contextmanager
 def _admin(master: bool) -> Iterator[psycopg.Connection]:
-    """One transaction as the key admin, with the master key set for it when needed."""
-    with psycopg.connect(_admin_dsn()) as conn, conn.transaction():
-        conn.execute(f"set local role {ADMIN_ROLE}")
-        if master:
-            conn.execute("select set_config('strongroom.master_key', %s, true)", [_master_key()])
+    """One transaction as the owner, with the master key set when the command needs it."""
+    with admin_connection(as_owner=True, master_key=master) as conn, conn.transaction():
         yield conn
 
 
@@ -128,22 +108,17 @@ def reencrypt(args: argparse.Namespace) -> int:
     session level on its connection, which is used for nothing else and closed at the end.
     """
     if not 1 <= args.batch_size <= 100_000:
-        raise ValueError("--batch-size must be between 1 and 100000")
-    master = _master_key()
-    dsn = _admin_dsn()
-    worker = psycopg.connect(dsn, autocommit=True)
+        raise CommandFailed("--batch-size must be between 1 and 100000")
+    worker = admin_connection(as_owner=True, master_key=True)
     failure: list[BaseException] = []
 
     def run() -> None:
         try:
-            worker.execute(f"set role {ADMIN_ROLE}")
-            worker.execute("select set_config('strongroom.master_key', %s, false)", [master])
             worker.execute("call api.reencrypt(%s)", [args.batch_size])
         except BaseException as error:  # reported by the main thread
             failure.append(error)
 
-    with psycopg.connect(dsn, autocommit=True) as watcher:
-        watcher.execute(f"set role {ADMIN_ROLE}")
+    with admin_connection(as_owner=True) as watcher:
         total = _rows_left(watcher)  # counted once; the bar then follows the batches' key_logs rows
         first_log = _last_key_log(watcher)
         started = time.monotonic()
@@ -183,20 +158,9 @@ def retire(args: argparse.Namespace) -> None:
     print(f"key {args.key_id} is retired: its material is destroyed")
 
 
-def _new_master_key() -> str:
-    value = os.environ.get(NEW_MASTER_ENV)
-    if not value:
-        if not sys.stdin.isatty():
-            raise ValueError(f"set {NEW_MASTER_ENV} to the new master key (base64, at least 32 bytes)")
-        value = getpass.getpass("new master key (base64): ")
-        if getpass.getpass("again: ") != value:
-            raise ValueError("the two entries differ; nothing was changed")
-    check_secret(NEW_MASTER_ENV, SecretStr(value))
-    return value
-
-
 def rewrap_master(_: argparse.Namespace) -> None:
-    new = _new_master_key()
+    new = new_secret(NEW_MASTER_ENV, "New master key (base64, at least 32 bytes)", "master key")
+    check_secret(NEW_MASTER_ENV, SecretStr(new))
     with _admin(master=True) as conn:
         conn.execute("select set_config('strongroom.new_master_key', %s, true)", [new])
         row = conn.execute("select rewrapped from api.rewrap_master()").fetchone()

@@ -8,7 +8,7 @@ import os
 import secrets as random
 
 from api.cli.commands import command_group
-from api.settings import SECRET_NAMES, check_secret, get_settings
+from api.settings import SECRET_NAMES, get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,7 +41,5 @@ def init_secrets(_: argparse.Namespace) -> None:
 
 
 def check_secrets(_: argparse.Namespace) -> None:
-    settings = get_settings()
-    for name, value in zip(SECRET_NAMES, (settings.master_key, settings.jwt_secret, settings.pepper), strict=True):
-        check_secret(name, value)
+    get_settings().require_secrets()
     print("all secrets are set and strong enough")
