@@ -40,11 +40,14 @@ on conflict (sqlstate) do update
 -- Settings -----------------------------------------------------------------------------------------
 
 drop function if exists private.set_auth_settings(int, int, interval, interval);
+drop function if exists private.set_auth_settings(int, int, interval, interval, int, int);
 create function private.set_auth_settings(
     p_bcrypt_cost int default null,
     p_lockout_threshold int default null,
     p_lockout_base interval default null,
-    p_lockout_cap interval default null
+    p_lockout_cap interval default null,
+    p_lockout_hard_limit int default null,
+    p_devices_per_user int default null
 ) returns private.auth_settings
 language plpgsql
 set search_path = ''
@@ -57,6 +60,8 @@ begin
            lockout_threshold = coalesce(p_lockout_threshold, s.lockout_threshold),
            lockout_base = coalesce(p_lockout_base, s.lockout_base),
            lockout_cap = coalesce(p_lockout_cap, s.lockout_cap),
+           lockout_hard_limit = coalesce(p_lockout_hard_limit, s.lockout_hard_limit),
+           devices_per_user = coalesce(p_devices_per_user, s.devices_per_user),
            -- Unknown users must cost what known ones do: the dummy hash follows the cost.
            dummy_hash = case when coalesce(p_bcrypt_cost, s.bcrypt_cost) = s.bcrypt_cost then s.dummy_hash
                              else public.crypt(encode(public.gen_random_bytes(32), 'base64'),
@@ -66,15 +71,17 @@ begin
     perform private.log_event('INFO', 'auth', 'settings_changed', 'authentication settings changed',
         jsonb_build_object('bcrypt_cost', result.bcrypt_cost, 'lockout_threshold', result.lockout_threshold,
                            'lockout_base', result.lockout_base, 'lockout_cap', result.lockout_cap,
-                           'by', session_user));
+                           'lockout_hard_limit', result.lockout_hard_limit,
+                           'devices_per_user', result.devices_per_user, 'by', session_user));
     return result;
 exception when check_violation then
     raise exception 'authentication setting out of range: %', sqlerrm
         using errcode = 'SRP17',
-              hint = 'bcrypt_cost 10..20, lockout_threshold 1..1000, lockout_base 1 second..1 day, lockout_cap base..1 year.';
+              hint = 'bcrypt_cost 10..20, lockout_threshold 1..1000, lockout_base 1 second..1 day, lockout_cap base..1 year, '
+                     'lockout_hard_limit 1..1000, devices_per_user 1..1000.';
 end
 $$;
-comment on function private.set_auth_settings(int, int, interval, interval) is
+comment on function private.set_auth_settings(int, int, interval, interval, int, int) is
     'DBA: change the password and lockout settings; null keeps a value. E.g. select private.set_auth_settings(p_bcrypt_cost => 13);';
 
 -- Passwords ----------------------------------------------------------------------------------------
@@ -216,77 +223,181 @@ $$;
 comment on function private.create_user(text, text, text, text, text) is
     'Create a user after checking the username, email and password policy. DBAs: strongroom admin create.';
 
--- One failed password check: count it, and lock the account when the threshold is reached. Each
--- further lock (without a success in between) lasts twice as long as the previous one, up to the cap.
-drop function if exists private.record_failed_login(int);
-create function private.record_failed_login(p_user_id int, out status text, out locked_until timestamptz)
-language plpgsql
+-- Lockout ------------------------------------------------------------------------------------------
+-- Two kinds of budget count failed password checks (see migration 20261126_14_login_devices):
+--   * a device's, for attempts presenting a device token this user was given at a successful login;
+--   * the account's shared one (the counters on public.users), for every other attempt.
+-- Both follow one rule: at lockout_threshold failures the budget locks for lockout_base, each further
+-- lock (without a success between) twice as long, up to lockout_cap; at lockout_hard_limit consecutive
+-- failures (NIST SP 800-63B: at most 100) it stays locked until an administrator unlocks it. That state
+-- is the count itself (failures_since_login >= lockout_hard_limit), not a time: private.unlock_user resets
+-- it. A lock holds only its own budget: strangers cannot lock a user out of a device that has logged in
+-- before.
+
+drop function if exists private.next_lock(int, int, int);
+create function private.next_lock(
+    p_failed_logins int,
+    p_lock_count int,
+    p_failures_since_login int,
+    out failed_logins int,
+    out lock_count int,
+    out locked_until timestamptz,
+    out failures_since_login int
+)
+language plpgsql stable
 set search_path = ''
 as $$
 declare
     s private.auth_settings;
-    u public.users;
 begin
     select * into strict s from private.auth_settings;
-    update public.users
-       set failed_logins = users.failed_logins + 1
-     where id = p_user_id
-    returning * into strict u;
-    if u.failed_logins < s.lockout_threshold then
-        status := 'bad_credentials';
-        perform private.log_event('WARNING', 'auth', 'login_failed', 'wrong password',
-            jsonb_build_object('failed_logins', u.failed_logins, 'client_addr', private.client_addr()), u.id);
-        return;
+    failures_since_login := p_failures_since_login + 1;
+    failed_logins := p_failed_logins + 1;
+    lock_count := p_lock_count;
+    if failures_since_login >= s.lockout_hard_limit then
+        failed_logins := 0;
+        lock_count := p_lock_count + 1;
+    elsif failed_logins >= s.lockout_threshold then
+        failed_logins := 0;
+        lock_count := p_lock_count + 1;
+        locked_until := now() + least(s.lockout_base * power(2, least(p_lock_count, 30)), s.lockout_cap);
     end if;
-    update public.users
-       set failed_logins = 0,
-           lock_count = users.lock_count + 1,
-           locked_until = now() + least(s.lockout_base * power(2, least(users.lock_count, 30)), s.lockout_cap)
-     where id = p_user_id
-    returning * into strict u;
-    status := 'locked';
-    locked_until := u.locked_until;
-    perform private.log_event('WARNING', 'auth', 'account_locked',
-        format('locked until %s after %s failed logins', u.locked_until, s.lockout_threshold),
-        jsonb_build_object('lock_count', u.lock_count, 'locked_until', u.locked_until,
-                           'client_addr', private.client_addr()), u.id);
 end
 $$;
-comment on function private.record_failed_login(int) is
-    'Count a failed login; at the threshold lock the account (base time, doubled for each further lock, capped).';
+comment on function private.next_lock(int, int, int) is
+    'The lockout rule for one budget: its counters after one more failure, and the timed lock that follows, if '
+    'any (at lockout_hard_limit consecutive failures no time: it is locked until an administrator unlocks it).';
 
--- Check a password for a login or a password change. Exactly one crypt() of the prehash runs on every
--- path: against the user's hash, or against the dummy hash when there is no such user or the account is
--- locked, so the work done does not reveal which usernames exist.
+-- One failed password check, counted on the device's budget (p_device_id) or on the account's shared one.
+drop function if exists private.record_failed_login(int);
+drop function if exists private.record_failed_login(int, bigint);
+create function private.record_failed_login(p_user_id int, p_device_id bigint default null,
+                                            out status text, out locked_until timestamptz)
+language plpgsql
+set search_path = ''
+as $$
+declare
+    n record;
+    scope text := case when p_device_id is null then 'account' else 'device' end;
+    hard_limit int := (select s.lockout_hard_limit from private.auth_settings s);
+    until_unlocked boolean;
+begin
+    if p_device_id is null then
+        update public.users u
+           set (failed_logins, lock_count, locked_until, failures_since_login) =
+               (select * from private.next_lock(u.failed_logins, u.lock_count, u.failures_since_login))
+         where u.id = p_user_id
+        returning u.failed_logins, u.lock_count, u.locked_until, u.failures_since_login into strict n;
+    else
+        update private.login_devices d
+           set (failed_logins, lock_count, locked_until, failures_since_login) =
+               (select * from private.next_lock(d.failed_logins, d.lock_count, d.failures_since_login))
+         where d.id = p_device_id
+        returning d.failed_logins, d.lock_count, d.locked_until, d.failures_since_login into strict n;
+    end if;
+    until_unlocked := n.failures_since_login >= hard_limit;
+    if n.locked_until is null and not until_unlocked then
+        status := 'bad_credentials';
+        perform private.log_event('WARNING', 'auth', 'login_failed', 'wrong password',
+            jsonb_build_object('failed_logins', n.failures_since_login, 'scope', scope,
+                               'client_addr', private.client_addr()), p_user_id);
+        return;
+    end if;
+    status := 'locked';
+    locked_until := n.locked_until;  -- null when locked until unlocked
+    perform private.log_event('WARNING', 'auth', 'account_locked',
+        case when until_unlocked
+             then format('%s locked until an administrator unlocks it, after %s consecutive failed logins',
+                         scope, n.failures_since_login)
+             else format('%s locked until %s after %s consecutive failed logins', scope, n.locked_until,
+                         n.failures_since_login) end,
+        jsonb_build_object('scope', scope, 'lock_count', n.lock_count, 'locked_until', n.locked_until,
+                           'until_unlocked', until_unlocked,
+                           'failures_since_login', n.failures_since_login,
+                           'client_addr', private.client_addr()), p_user_id);
+end
+$$;
+comment on function private.record_failed_login(int, bigint) is
+    'Count a failed login on the device''s budget (p_device_id) or the account''s shared one, and lock that '
+    'budget when private.next_lock says so (event account_locked, with scope device or account).';
+
+-- A successful login from a device without a valid device token: remember it, and forget the least
+-- recently used devices beyond devices_per_user.
+drop function if exists private.remember_device(int, bytea);
+create function private.remember_device(p_user_id int, p_device_hash bytea) returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+    keep int := (select s.devices_per_user from private.auth_settings s);
+begin
+    insert into private.login_devices (user_id, device_hash) values (p_user_id, p_device_hash);
+    delete from private.login_devices d
+     where d.user_id = p_user_id
+       and d.id not in (select k.id from private.login_devices k where k.user_id = p_user_id
+                         order by k.last_login_at desc, k.id desc limit keep);
+end
+$$;
+comment on function private.remember_device(int, bytea) is
+    'Register the device a user just logged in from (its token''s SHA-256); keeps the devices_per_user most recent.';
+
+-- Check a password for a login or a password change. At most one crypt() of the prehash runs: against
+-- the user's hash, or against the dummy hash when there is no such user, so the work done does not
+-- reveal which usernames exist. A locked budget is refused before any crypt(): its answer (locked) already
+-- says the account exists, and a flood against a locked account must cost the database nothing.
 drop function if exists private.authenticate(text, text, text, boolean);
-create function private.authenticate(p_username text, p_password text, p_pepper text, p_is_login boolean default true)
-returns table (status text, user_id int, role text, token_version int, locked_until timestamptz)
+drop function if exists private.authenticate(text, text, text, boolean, bytea, bytea);
+create function private.authenticate(
+    p_username text,
+    p_password text,
+    p_pepper text,
+    p_is_login boolean default true,
+    p_device_hash bytea default null,
+    p_new_device_hash bytea default null
+)
+returns table (status text, user_id int, role text, token_version int, locked_until timestamptz,
+               device_issued boolean)
 language plpgsql
 set search_path = ''
 as $$
 declare
     s private.auth_settings;
     u public.users;
+    device private.login_devices;
+    locked timestamptz;
+    failures int;
     prehash text := private.password_prehash(p_password, p_pepper);
     failure record;
+    issued boolean := false;
 begin
     select * into strict s from private.auth_settings;
     perform private.set_auth_subject(p_username);
     select * into u from public.users where lower(users.username) = lower(p_username) for update;
 
-    if u.id is null or u.locked_until > now() then
+    if u.id is null then
         perform private.password_matches(prehash, s.dummy_hash);
         perform private.set_auth_subject(null);
-        if u.id is null then
-            -- The attempted name is not logged: people type their password into the username field.
-            perform private.log_event('WARNING', 'auth', 'login_failed', 'unknown username',
-                jsonb_build_object('client_addr', private.client_addr()), null);
-            return query select 'bad_credentials', null::int, null::text, null::int, null::timestamptz;
-        else
-            perform private.log_event('WARNING', 'auth', 'login_refused_locked', 'login while the account is locked',
-                jsonb_build_object('locked_until', u.locked_until, 'client_addr', private.client_addr()), u.id);
-            return query select 'locked', null::int, null::text, null::int, u.locked_until;
-        end if;
+        -- The attempted name is not logged: people type their password into the username field.
+        perform private.log_event('WARNING', 'auth', 'login_failed', 'unknown username',
+            jsonb_build_object('client_addr', private.client_addr()), null);
+        return query select 'bad_credentials', null::int, null::text, null::int, null::timestamptz, false;
+        return;
+    end if;
+
+    if p_device_hash is not null then
+        select * into device from private.login_devices d
+         where d.device_hash = p_device_hash and d.user_id = u.id for update;
+    end if;
+    locked := case when device.id is not null then device.locked_until else u.locked_until end;
+    failures := case when device.id is not null then device.failures_since_login else u.failures_since_login end;
+    if locked > now() or failures >= s.lockout_hard_limit then
+        perform private.set_auth_subject(null);
+        perform private.log_event('WARNING', 'auth', 'login_refused_locked', 'login while the account is locked',
+            jsonb_build_object('locked_until', locked, 'client_addr', private.client_addr(),
+                               'scope', case when device.id is null then 'account' else 'device' end), u.id);
+        -- locked_until: null when the lock holds until an administrator unlocks it.
+        return query select 'locked', null::int, null::text, null::int,
+                            case when locked > now() then locked end, false;
         return;
     end if;
 
@@ -297,10 +408,11 @@ begin
                 jsonb_build_object('client_addr', private.client_addr()), u.id);
             select 'bad_credentials'::text as status, null::timestamptz as locked_until into failure;
         else
-            select * into failure from private.record_failed_login(u.id);
+            select * into failure from private.record_failed_login(u.id, device.id);
         end if;
         perform private.set_auth_subject(null);
-        return query select failure.status::text, null::int, null::text, null::int, failure.locked_until::timestamptz;
+        return query select failure.status::text, null::int, null::text, null::int,
+                            failure.locked_until::timestamptz, false;
         return;
     end if;
 
@@ -308,29 +420,41 @@ begin
         perform private.log_event('WARNING', 'auth', 'login_refused_disabled', 'login to a disabled account',
             jsonb_build_object('client_addr', private.client_addr()), u.id);
         perform private.set_auth_subject(null);
-        return query select 'disabled', null::int, null::text, null::int, null::timestamptz;
+        return query select 'disabled', null::int, null::text, null::int, null::timestamptz, false;
         return;
     end if;
 
+    -- The password is proven: every consecutive-failure count of this account starts again.
     update public.users
-       set failed_logins = 0, lock_count = 0, locked_until = null,
+       set failed_logins = 0, lock_count = 0, locked_until = null, failures_since_login = 0,
            last_login_at = case when p_is_login then now() else users.last_login_at end,
            -- A hash made at a lower cost (or another format) is upgraded now that we hold the password.
            hashed_password = case when coalesce(private.bcrypt_cost_of(users.hashed_password), 0) < s.bcrypt_cost
                                   then public.crypt(prehash, public.gen_salt('bf', s.bcrypt_cost))
                                   else users.hashed_password end
      where id = u.id;
+    if device.id is not null then
+        update private.login_devices d
+           set failed_logins = 0, lock_count = 0, locked_until = null, failures_since_login = 0,
+               last_login_at = case when p_is_login then now() else d.last_login_at end
+         where d.id = device.id;
+    elsif p_is_login and p_new_device_hash is not null then
+        perform private.remember_device(u.id, p_new_device_hash);
+        issued := true;
+    end if;
     perform private.set_auth_subject(null);
     if p_is_login then
         perform private.log_event('INFO', 'auth', 'login_ok', 'logged in',
-            jsonb_build_object('client_addr', private.client_addr()), u.id);
+            jsonb_build_object('client_addr', private.client_addr(), 'known_device', device.id is not null), u.id);
     end if;
-    return query select 'ok', u.id, u.role, u.token_version, null::timestamptz;
+    return query select 'ok', u.id, u.role, u.token_version, null::timestamptz, issued;
 end
 $$;
-comment on function private.authenticate(text, text, text, boolean) is
+comment on function private.authenticate(text, text, text, boolean, bytea, bytea) is
     'Check a username and password (for a login, or p_is_login false to confirm a password change): ok, '
-    'bad_credentials, locked or disabled. Counts failures and locks; re-hashes a lower-cost hash on success.';
+    'bad_credentials, locked or disabled. Counts a failure on the presented device''s budget or the shared one; '
+    'a locked budget is refused without crypt(). On a login''s success from an unknown device, registers '
+    'p_new_device_hash (device_issued). Re-hashes a lower-cost hash on success.';
 
 drop function if exists private.bump_token_version(int);
 create function private.bump_token_version(p_user_id int) returns int
@@ -413,13 +537,17 @@ set search_path = ''
 as $$
 begin
     perform private.lock_user_row(p_user_id);
-    update public.users set failed_logins = 0, lock_count = 0, locked_until = null where id = p_user_id;
+    update public.users set failed_logins = 0, lock_count = 0, locked_until = null, failures_since_login = 0
+     where id = p_user_id;
+    update private.login_devices
+       set failed_logins = 0, lock_count = 0, locked_until = null, failures_since_login = 0
+     where user_id = p_user_id;
     perform private.log_event('INFO', 'auth', 'user_unlocked', format('user %s unlocked', p_user_id),
         jsonb_build_object('actor_id', private.caller_id(), 'by', session_user), p_user_id);
 end
 $$;
 comment on function private.unlock_user(int) is
-    'End a lockout and reset the failure counters. DBAs: select private.unlock_user(id) from users where username = ''alice'';';
+    'End every lockout of the user (the shared budget and each device''s) and reset the failure counters. DBAs: select private.unlock_user(id) from users where username = ''alice'';';
 
 drop function if exists private.set_user_role(int, text);
 create function private.set_user_role(p_user_id int, p_role text) returns void
@@ -470,28 +598,44 @@ comment on function api.register(text, text, text, text) is
     'Create an account with the user role. Errors: SRP10 username, SRP11 email, SRP12-15 password policy, SRC10/SRC11 taken.';
 
 drop function if exists api.login(text, text, text, inet, text);
+drop function if exists api.login(text, text, text, inet, text, bytea, bytea, bytea, interval);
 create function api.login(
     p_username text,
     p_password text,
     p_pepper text,
     p_client_addr inet default null,
-    p_request_id text default null
-) returns table (status text, user_id int, role text, token_version int, locked_until timestamptz)
+    p_request_id text default null,
+    p_device_hash bytea default null,
+    p_new_device_hash bytea default null,
+    p_refresh_hash bytea default null,
+    p_refresh_ttl interval default null
+) returns table (status text, user_id int, role text, token_version int, locked_until timestamptz,
+                 device_issued boolean)
 language plpgsql
 security definer  -- reads and updates public.users, which the authenticator may not touch
 set search_path = ''
 as $$
+declare
+    r record;
 begin
     -- Recorded with the audit rows this login writes; cleared with the transaction.
     perform set_config('strongroom.client_addr', coalesce(pg_catalog.host(p_client_addr), ''), true),
             set_config('strongroom.request_id', coalesce(left(p_request_id, 200), ''), true);
-    return query select * from private.authenticate(p_username, p_password, p_pepper);
+    select * into strict r from private.authenticate(p_username, p_password, p_pepper, true, p_device_hash,
+                                                     p_new_device_hash);
+    -- The session opens in the same transaction as the check: one call, one decision, here.
+    if r.status = 'ok' and p_refresh_hash is not null then
+        perform api.open_session(r.user_id, r.token_version, p_refresh_hash, p_refresh_ttl);
+    end if;
+    return query select r.status, r.user_id, r.role, r.token_version, r.locked_until, r.device_issued;
 end
 $$;
-comment on function api.login(text, text, text, inet, text) is
-    'Check credentials. Returns a status instead of raising, so the audit row survives: ok (with user_id, role, '
-    'token_version), bad_credentials (wrong password or unknown user, indistinguishable), locked (with locked_until), '
-    'disabled (right password, disabled account).';
+comment on function api.login(text, text, text, inet, text, bytea, bytea, bytea, interval) is
+    'Check credentials and, when they are right and p_refresh_hash is given, open the refresh-token session. '
+    'Returns a status instead of raising, so the audit row survives: ok (with user_id, role, token_version; '
+    'device_issued when p_new_device_hash was registered for a device without a valid p_device_hash), '
+    'bad_credentials (wrong password or unknown user, indistinguishable), locked (with locked_until; the '
+    'device''s budget or the shared one), disabled (right password, disabled account).';
 
 -- Row-level security -----------------------------------------------------------------------------------
 -- FORCEd, so the owner (and so every security definer function) is held to the caller too. The

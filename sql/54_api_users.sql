@@ -36,7 +36,15 @@ as $$ select * from private.user_accounts where user_id = private.require_caller
 comment on function api.me() is 'The caller''s own account.';
 
 drop function if exists api.change_password(text, text, text);
-create function api.change_password(p_current_password text, p_new_password text, p_pepper text)
+drop function if exists api.change_password(text, text, text, bytea, bytea, interval);
+create function api.change_password(
+    p_current_password text,
+    p_new_password text,
+    p_pepper text,
+    p_device_hash bytea default null,
+    p_refresh_hash bytea default null,
+    p_refresh_ttl interval default null
+)
 returns table (status text, token_version int, locked_until timestamptz)
 language plpgsql
 security definer  -- updates public.users
@@ -45,12 +53,14 @@ as $$
 declare
     me public.users;
     checked record;
+    version int;
 begin
     perform private.lock_user_row(private.require_caller());
     select * into strict me from public.users where id = private.caller_id();
-    -- The current password is checked like a login (same counters, same lockout), and like a login a
-    -- wrong one is answered with a status, so its audit row survives.
-    select * into checked from private.authenticate(me.username, p_current_password, p_pepper, false);
+    -- The current password is checked like a login (the same budgets and lockout, the device's when the
+    -- caller presents its device token), and like a login a wrong one is answered with a status, so its
+    -- audit row survives. A locked budget is refused before any crypt().
+    select * into checked from private.authenticate(me.username, p_current_password, p_pepper, false, p_device_hash);
     if checked.status <> 'ok' then
         return query select checked.status, null::int, checked.locked_until;
         return;
@@ -60,12 +70,19 @@ begin
        set hashed_password = private.hash_password(p_new_password, p_pepper), password_changed_at = now()
      where id = me.id;
     perform private.log_event('INFO', 'auth', 'password_changed', 'password changed; every token revoked', null, me.id);
-    return query select 'ok'::text, private.bump_token_version(me.id), null::timestamptz;
+    version := private.bump_token_version(me.id);
+    -- Every older token was just revoked: the new pair's session opens in this same transaction.
+    if p_refresh_hash is not null then
+        perform api.open_own_session(p_refresh_hash, p_refresh_ttl);
+    end if;
+    return query select 'ok'::text, version, null::timestamptz;
 end
 $$;
-comment on function api.change_password(text, text, text) is
-    'Change the caller''s password. Status ok (with the new token_version: every older token is refused), '
-    'bad_credentials or locked (the current password was wrong; counted like a failed login). Policy errors SRP12-15.';
+comment on function api.change_password(text, text, text, bytea, bytea, interval) is
+    'Change the caller''s password and, with p_refresh_hash, open the session of the new token pair. Status ok '
+    '(with the new token_version: every older token is refused), bad_credentials or locked (the current password '
+    'was wrong, counted like a failed login on the device''s budget or the shared one; a locked one costs no '
+    'crypt()). Policy errors SRP12-15.';
 
 drop function if exists api.logout_everywhere();
 create function api.logout_everywhere() returns int

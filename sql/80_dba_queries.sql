@@ -159,3 +159,24 @@ $$;
 comment on function audit.refused_access(interval) is
     'Every refused access to an object (another user''s, or no such id) within the period (default 24 '
     'hours), oldest first, with the caller, the object and the request.';
+
+-- 8. Account locks: every lock of an account's shared budget or of one of its devices, in a recent period.
+-- until_unlocked marks a lock at the hard limit of consecutive failures: it holds until
+-- `strongroom admin unlock <username>` (or private.unlock_user) ends it.
+create or replace function audit.account_locks(p_within interval default interval '7 days')
+returns table (at timestamptz, user_id integer, username text, scope text, locked_until timestamptz,
+               until_unlocked boolean, failures integer, client_addr inet, request_id text)
+language sql stable security invoker set search_path = ''
+as $$
+    select t.at, t.user_id, t.username, d.scope, d.locked_until, coalesce(d.until_unlocked, false),
+           d.failures_since_login, t.client_addr, t.request_id
+    from audit.audit_trail as t
+    cross join lateral pg_catalog.jsonb_to_record(t.details::jsonb)
+        as d(scope text, locked_until timestamptz, until_unlocked boolean, failures_since_login integer)
+    where t.source = 'logs' and t.component = 'auth' and t.action = 'account_locked'
+      and t.at >= pg_catalog.now() - p_within
+    order by t.at, t.id
+$$;
+comment on function audit.account_locks(interval) is
+    'Every account_locked event within the period (default 7 days), oldest first: the user, whether the '
+    'account''s shared budget or one device was locked, until when (until_unlocked: needs an administrator).';

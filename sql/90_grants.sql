@@ -17,13 +17,15 @@ grant execute on function api.installed_code() to strongroom_authenticator;
 -- may also run the one private check it needs; nothing else in private.
 grant execute on function api.begin_request(int, text, int, text, inet) to strongroom_authenticator;
 grant execute on function api.register(text, text, text, text) to strongroom_authenticator;
-grant execute on function api.login(text, text, text, inet, text) to strongroom_authenticator;
+grant execute on function api.login(text, text, text, inet, text, bytea, bytea, bytea, interval)
+    to strongroom_authenticator;
 grant usage on schema private to strongroom_authenticator;
 grant execute on function private.verify_caller() to strongroom_authenticator;
 
 -- Every caller, about their own account.
 grant execute on function api.me() to strongroom_user, strongroom_admin, strongroom_auditor;
-grant execute on function api.change_password(text, text, text) to strongroom_user, strongroom_admin, strongroom_auditor;
+grant execute on function api.change_password(text, text, text, bytea, bytea, interval)
+    to strongroom_user, strongroom_admin, strongroom_auditor;
 grant execute on function api.logout_everywhere() to strongroom_user, strongroom_admin, strongroom_auditor;
 
 -- Administrators, about everyone's (the functions check the caller's role again).
@@ -73,7 +75,7 @@ grant select (id, username) on public.users to strongroom_auditor;
 grant execute on function audit.verify(), audit.head(), audit.order_history(integer),
     audit.failed_logins(interval), audit.key_events(integer), audit.request_trail(text),
     audit.user_activity(integer, timestamptz, timestamptz), audit.direct_changes(timestamptz),
-    audit.refused_access(interval) to strongroom_auditor;
+    audit.refused_access(interval), audit.account_locks(interval) to strongroom_auditor;
 -- The API process's background work runs as the authenticator itself, outside any request: sealing
 -- every few seconds and recording batches of API calls.
 grant usage on schema audit to strongroom_authenticator;

@@ -1,4 +1,6 @@
-"""Login, proven in SQL: statuses, the dummy crypt() for unknown users, lockout and its doubling."""
+"""Login, proven in SQL: statuses, the dummy crypt() for unknown users, lockout and its doubling.
+
+Devices, the hard limit and the one-call session are in test_accounts_devices.py."""
 
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ def events(db: psycopg.Connection) -> list[str]:
 def test_right_password_logs_in_with_id_role_and_token_version(db):
     user_id = register(db, "alice")
     assert login(db, "alice") == {"status": "ok", "user_id": user_id, "role": "user", "token_version": 1,
-                                  "locked_until": None}
+                                  "locked_until": None, "device_issued": False}
     assert account(db, user_id)["last_login_at"] is not None
 
 
@@ -57,7 +59,8 @@ def test_username_is_matched_regardless_of_case(db):
 def test_unknown_user_and_wrong_password_get_identical_answers(db):
     register(db, "alice")
     assert login(db, "nobody-here", WRONG) == login(db, "alice", WRONG) == {
-        "status": "bad_credentials", "user_id": None, "role": None, "token_version": None, "locked_until": None}
+        "status": "bad_credentials", "user_id": None, "role": None, "token_version": None, "locked_until": None,
+        "device_issued": False}
 
 
 def test_unknown_user_and_wrong_password_each_cost_exactly_one_crypt(db):
@@ -69,13 +72,15 @@ def test_unknown_user_and_wrong_password_each_cost_exactly_one_crypt(db):
     assert unknown_calls == wrong_calls == 1
 
 
-def test_a_locked_account_also_costs_one_crypt(db):
+def test_a_locked_account_is_refused_without_any_crypt(db):
+    # The answer "locked" already says the account exists: a dummy crypt() would hide nothing and would let
+    # a flood against a locked account keep the database's CPU busy.
     set_auth_settings(db, lockout_threshold=1)
     register(db, "alice")
     assert login(db, "alice", WRONG)["status"] == "locked"
     row, calls = crypt_calls_during(db, "select * from api.login(%s, %s, %s)", ["alice", PASSWORD, PEPPER])
     assert row["status"] == "locked"
-    assert calls == 1
+    assert calls == 0
 
 
 def test_failed_login_leaves_its_audit_row(db):
@@ -111,7 +116,7 @@ def test_right_password_is_refused_while_locked(db):
     login(db, "alice", WRONG)
     locked = login(db, "alice", WRONG)
     assert login(db, "alice") == {"status": "locked", "user_id": None, "role": None, "token_version": None,
-                                  "locked_until": locked["locked_until"]}
+                                  "locked_until": locked["locked_until"], "device_issued": False}
 
 
 def test_each_further_lock_doubles_up_to_the_cap(db):

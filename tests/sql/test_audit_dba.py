@@ -219,6 +219,7 @@ READY_QUERIES = {
     "audit.order_history(integer)", "audit.failed_logins(interval)", "audit.key_events(integer)",
     "audit.request_trail(text)", "audit.user_activity(integer,timestamp with time zone,timestamp with time zone)",
     "audit.direct_changes(timestamp with time zone)", "audit.refused_access(interval)",
+    "audit.account_locks(interval)",
 }
 
 
