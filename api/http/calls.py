@@ -66,7 +66,7 @@ def make_pool(settings: Settings) -> AsyncConnectionPool:
 
 
 @cache
-def call_sql(function: str, nargs: int, returns_set: bool) -> sql.Composed:
+def call_sql(function: str, nargs: int) -> sql.Composed:
     """`select * from api.fn(%s, ...)`; the name is always a literal of our code, never input."""
     schema, name = function.split(".")
     placeholders = sql.SQL(", ").join([sql.Placeholder()] * nargs)
@@ -123,7 +123,7 @@ class Db:
         """Every row the function returns."""
         async def work(conn: AsyncConnection[Any]) -> list[dict[str, Any]]:
             cur = conn.cursor(row_factory=dict_row)
-            await cur.execute(call_sql(function, len(args), True), args)
+            await cur.execute(call_sql(function, len(args)), args)
             return await cur.fetchall()
 
         rows: list[dict[str, Any]] = await self.transaction(work, read_only=read_only, crypto=crypto)
@@ -164,7 +164,7 @@ class Db:
             if state == "replay":
                 return model.model_validate(response)
             cur = conn.cursor(row_factory=dict_row)
-            await cur.execute(call_sql(function, len(args), True), args)
+            await cur.execute(call_sql(function, len(args)), args)
             row = await cur.fetchone()
             if row is None:
                 raise Problem(404, "not_found", "Not found.")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import logging
 import re
 import time
@@ -19,6 +18,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
+from api.http.errors import problem_body
 from api.settings import Settings
 
 Scope = MutableMapping[str, Any]
@@ -154,10 +154,7 @@ class Edge:
 
     async def _problem(self, scope: Scope, send: Send, request_id: str, status: int, name: str, title: str,
                        detail: str) -> None:
-        body = json.dumps({
-            "type": f"urn:strongroom:problem:{name}", "title": title, "status": status, "detail": detail,
-            "code": name, "instance": scope["path"], "request_id": request_id,
-        }).encode()
+        body = problem_body(status, name, title, detail, scope["path"], request_id)
         await send({"type": "http.response.start", "status": status, "headers": [
             (b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode()),
             (b"connection", b"close")]})

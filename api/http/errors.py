@@ -140,23 +140,21 @@ def request_id_of(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
+def problem_body(status: int, name: str, title: str, detail: str, instance: str, request_id: str | None,
+                 extra: dict[str, Any] | None = None) -> bytes:
+    """The one builder of an RFC 9457 problem document: the handlers here and the edge middleware use it."""
+    body: dict[str, Any] = {"type": PROBLEM_TYPE + name, "title": title, "status": status, "detail": detail,
+                            "code": name, "instance": instance, "request_id": request_id, **(extra or {})}
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
 def problem_response(request: Request, status: int, name: str, title: str, detail: str,
                      headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> Response:
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE + name,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": name,
-        "instance": request.url.path,
-        "request_id": request_id_of(request),
-    }
-    if extra:
-        body.update(extra)
+    body = problem_body(status, name, title, detail, request.url.path, request_id_of(request), extra)
     all_headers = dict(headers or {})
     if status in (503, 429) and "Retry-After" not in all_headers:
         all_headers["Retry-After"] = RETRY_AFTER_SECONDS
-    return Response(json.dumps(body, ensure_ascii=False), status_code=status, headers=all_headers,
+    return Response(body, status_code=status, headers=all_headers,
                     media_type="application/problem+json")
 
 

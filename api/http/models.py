@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
 PG_INT_MAX = 2**31 - 1
 NO_NUL = r"^[^\x00]*$"
@@ -50,4 +50,3 @@ Long = Annotated[str, text(10_000)]
 ObjectId = Annotated[int, Path(ge=1, le=PG_INT_MAX, description="The object's id.")]
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size (1-200).")]
 Cursor = Annotated[int | None, Query(ge=0, le=PG_INT_MAX, description="The `next` of the previous page.")]
-PositiveInt = Annotated[int, Field(ge=1, le=PG_INT_MAX)]
