@@ -15,9 +15,9 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.http import docs, errors, housekeeping, readiness
-from api.http.calls import make_pool
 from api.http.edge import Edge
 from api.http.log_lines import configure_logging
+from api.http.pool import make_pool
 from api.http.routes import ROUTERS
 from api.http.security import Tokens
 from api.http.throttle import Throttle

@@ -1,4 +1,4 @@
-"""The API's connection pool (the authenticator role) and the one way a request reaches PostgreSQL.
+"""The one way a request reaches PostgreSQL (through the pool of api/http/pool.py).
 
 Every call is one short transaction: BEGIN, `api.begin_request(...)` (switches to the caller's role, refuses
 a stale token), the master key only for calls that decrypt or encrypt, `transaction_read_only` for reads that
@@ -26,8 +26,8 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 
 from api.http.errors import Problem
+from api.http.pool import connection
 from api.http.security import Caller
-from api.postgres.target import resolve
 from api.settings import Settings
 
 RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
@@ -45,24 +45,6 @@ ANONYMOUS_CONTEXT = (
 )
 CLAIM = "select state, status, response from api.claim_idempotency_key(%s, %s, %s::interval)"
 SAVE = "select api.save_idempotent_response(%s, %s, %s::jsonb)"
-
-
-def make_pool(settings: Settings) -> AsyncConnectionPool:
-    target = resolve(settings)
-    timeouts = ("-c timezone=UTC"
-                f" -c statement_timeout={settings.statement_timeout_ms}"
-                f" -c lock_timeout={settings.statement_timeout_ms}"
-                f" -c idle_in_transaction_session_timeout={settings.statement_timeout_ms * 2}")
-    return AsyncConnectionPool(
-        target.api_dsn,
-        min_size=settings.pool_min_size,
-        max_size=settings.pool_max_size,
-        open=False,
-        timeout=settings.pool_timeout_seconds,
-        # A connection that died with a database restart is replaced before a request gets it.
-        check=AsyncConnectionPool.check_connection,
-        kwargs={"application_name": "strongroom-api", "options": timeouts},
-    )
 
 
 @cache
@@ -106,7 +88,7 @@ class Db:
         attempts = self.settings.transaction_retries + 1
         for attempt in range(attempts):
             try:
-                async with self.pool.connection() as conn:
+                async with connection(self.pool) as conn:
                     async with conn.pipeline(), conn.transaction():
                         await conn.execute(query, params)
                         result = await work(conn)

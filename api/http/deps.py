@@ -5,6 +5,9 @@
     PublicConn      a Db for the routes that come before a token: register, login, refresh
     IdempotencyKey  the optional Idempotency-Key header, checked for form
     Gate            the login/register throttle
+
+Every dependency is `async def`: FastAPI runs a plain `def` one in a worker thread, a hop that cost about a
+tenth of a request's Python time; none of these blocks.
 """
 
 from __future__ import annotations
@@ -35,15 +38,16 @@ def request_info(request: Request) -> RequestInfo:
     return RequestInfo(request_id=request.state.request_id, client_addr=address)
 
 
-def tokens(request: Request) -> Tokens:
+async def tokens(request: Request) -> Tokens:
     issuer: Tokens = request.app.state.tokens
     return issuer
 
 
-def current_user(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Caller:
+async def current_user(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Caller:
     if not token:
         raise not_authenticated()
-    caller = tokens(request).verify_access(token)
+    issuer: Tokens = request.app.state.tokens
+    caller = issuer.verify_access(token)
     request.state.user_id = caller.user_id  # for the API-call record, never for a decision
     return caller
 
@@ -51,15 +55,15 @@ def current_user(request: Request, token: Annotated[str | None, Depends(oauth2)]
 CurrentUser = Annotated[Caller, Depends(current_user)]
 
 
-def caller_db(request: Request, caller: CurrentUser) -> Db:
+async def caller_db(request: Request, caller: CurrentUser) -> Db:
     return Db(request.app.state.pool, request.app.state.settings, caller, request_info(request))
 
 
-def public_db(request: Request) -> Db:
+async def public_db(request: Request) -> Db:
     return Db(request.app.state.pool, request.app.state.settings, None, request_info(request))
 
 
-def gate(request: Request) -> Throttle:
+async def gate(request: Request) -> Throttle:
     throttle: Throttle = request.app.state.throttle
     return throttle
 

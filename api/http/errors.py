@@ -21,6 +21,8 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from api.http.pool import connection
+
 log = logging.getLogger("strongroom.api")
 
 PROBLEM_TYPE = "urn:strongroom:problem:"
@@ -92,7 +94,7 @@ def load_codes(rows: list[tuple[str, str, int]]) -> None:
 async def load_codes_from(pool: AsyncConnectionPool) -> None:
     """At start-up: our codes from `api.error_codes()`; if the database cannot say, their classes serve."""
     try:
-        async with pool.connection() as conn:
+        async with connection(pool) as conn:
             rows = await (await conn.execute("select sqlstate, name, http_status from api.error_codes()")).fetchall()
         load_codes(rows)
     except (psycopg.Error, TimeoutError) as error:

@@ -17,6 +17,8 @@ import psycopg
 from fastapi import FastAPI
 from psycopg.types.json import Jsonb
 
+from api.http.pool import connection
+
 log = logging.getLogger("strongroom.api")
 
 # The housekeeping calls, run when the database has them (the audit area may be absent on old databases).
@@ -31,14 +33,14 @@ def call_buffer() -> deque[dict[str, Any]]:
 
 async def present_calls(pool: Any) -> tuple[str, ...]:
     """The housekeeping functions this database has."""
-    async with pool.connection() as conn:
+    async with connection(pool) as conn:
         present = await (await conn.execute(
             "select p from unnest(%s::text[]) p where to_regprocedure(p) is not null", [PERIODIC])).fetchall()
     return tuple(p.split("(")[0] for (p,) in present)
 
 
 async def _record(app: FastAPI, batch: list[dict[str, Any]]) -> None:
-    async with app.state.pool.connection() as conn:
+    async with connection(app.state.pool) as conn:
         await conn.execute("select audit.record_api_calls(%s)", [Jsonb(batch)])
 
 
@@ -80,7 +82,7 @@ async def _every(app: FastAPI, seconds: float) -> None:
                 if name == "audit.record_api_calls":
                     await flush_calls(app)
                 else:
-                    async with app.state.pool.connection() as conn:
+                    async with connection(app.state.pool) as conn:
                         await conn.execute(f"select {name}()")
             except (psycopg.Error, TimeoutError) as error:
                 log.warning("housekeeping failed", extra={"call": name, "error": type(error).__name__,

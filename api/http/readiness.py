@@ -6,6 +6,7 @@ import psycopg
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from api.http.pool import connection
 from api.postgres.migrate import code_files, migration_ids, sha256
 
 router = APIRouter(tags=["operations"])
@@ -28,7 +29,7 @@ async def health() -> dict[str, str]:
             responses={503: {"description": "Not ready; the reason is in the body"}})
 async def ready(request: Request) -> JSONResponse:
     try:
-        async with request.app.state.pool.connection(timeout=5) as conn:
+        async with connection(request.app.state.pool, timeout=5) as conn:
             version = (await (await conn.execute("show server_version")).fetchone())[0]
             rows = await (await conn.execute("select kind, name, sha256 from api.installed_code()")).fetchall()
     except (psycopg.Error, TimeoutError) as error:

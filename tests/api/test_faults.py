@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 import httpx
@@ -116,3 +117,32 @@ def test_a_stopping_server_finishes_the_requests_in_flight(live_api: Callable[..
 
     assert answers[0].status_code == 201
     assert connect().execute("select count(*) from public.orders").fetchone() == (1,)
+
+
+@pytest.mark.parametrize("outage_seconds", [0.5, 16.0], ids=["short outage", "outage past the pool's give-up time"])
+def test_the_api_serves_again_soon_after_postgresql_accepts_connections(
+        pg: PgInfo, live_api: Callable[..., LiveApi], outage_seconds: float) -> None:
+    if pg.embedded is None:
+        pytest.fail("this test stops the embedded server; run it without DATABASE_URL")
+    # The pool gives up on a lost connection after pool_timeout_seconds (2 s): 16 s is well past it, and long
+    # enough for an exponential backoff between reconnection attempts to show (1, 2, 4, 8, 16 s).
+    api = live_api(pool_timeout_seconds="2")
+    auth = token(api.base, "alice")
+    with httpx.Client(base_url=api.base, headers=auth, timeout=30) as http:
+        assert http.post("/orders", json={"description": "before"}).status_code == 201
+        pg.embedded.stop()
+        down = [http.post("/orders", json={"description": "while down"}).status_code]
+        threading.Event().wait(outage_seconds)
+        down.append(http.post("/orders", json={"description": "while down"}).status_code)
+        pg.embedded.start()  # returns once PostgreSQL accepts connections
+        accepting = time.monotonic()
+        first = None
+        while first is None and time.monotonic() - accepting < 60:
+            if http.post("/orders", json={"description": "after"}).status_code == 201:
+                first = time.monotonic() - accepting
+            else:
+                threading.Event().wait(0.02)
+    print(f"\nfirst acknowledged write {first:.2f} s after PostgreSQL accepted connections "
+          f"(outage {outage_seconds} s)" if first is not None else "\nno acknowledged write within 60 s")
+    assert down == [503, 503]
+    assert first is not None, "the API did not serve again without a restart"

@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from api.http.calls import Db, RequestInfo, make_pool
+from api.http.calls import Db, RequestInfo
+from api.http.pool import make_pool
 from api.settings import Settings
 from tests.api.conftest import PASSWORD
 
