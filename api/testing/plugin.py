@@ -28,6 +28,7 @@ from pytest_postgresql import factories
 
 from api.postgres.embedded import EmbeddedServer, check_server, default_bindir
 from api.postgres.migrate import migrate
+from api.postgres.target import DEFAULT_PG_ROOT
 
 TEST_DBNAME = "strongroom_test"
 # Tests hash passwords at the lowest cost the project's setting allows, through that setting.
@@ -105,13 +106,14 @@ def pg(request: pytest.FixtureRequest) -> Iterator[PgInfo]:
         bindir=Path(bindir_option) if bindir_option else default_bindir(),
         run_as=os.environ.get("STRONGROOM_PG_USER", "strongroom"),
         database="postgres",
+        pg_root=Path(os.environ.get("STRONGROOM_PG_ROOT", str(DEFAULT_PG_ROOT))),
     )
     server.start()
     try:
         yield PgInfo(host=str(server.sockdir), port=server.port, user="postgres", password=None,
                      bindir=server.bindir, log_file=server.log_file, embedded=server)
     finally:
-        server.stop()
+        server.remove()
         shutil.rmtree(home, ignore_errors=True)
 
 

@@ -190,7 +190,7 @@ def main() -> None:
         if uvicorn:
             uvicorn.terminate()
             uvicorn.wait(15)
-        server.stop()
+        server.remove()
         shutil.rmtree(home, ignore_errors=True)
 
 

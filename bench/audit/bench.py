@@ -119,7 +119,7 @@ def main() -> None:
         print(f"verify(): {rows:,} rows in {blocks:,} blocks, ok={ok}, {took:.1f} s "
               f"({rows / took:,.0f} rows/s; goal: 1,000,000 rows in under 60 s)")
     finally:
-        server.stop()
+        server.remove()
         shutil.rmtree(home, ignore_errors=True)
 
 

@@ -315,7 +315,7 @@ def main() -> None:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
         if server is not None:
-            server.stop()
+            server.remove()
         if home is not None:
             shutil.rmtree(home, ignore_errors=True)
 

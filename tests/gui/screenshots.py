@@ -138,7 +138,7 @@ def main(argv: list[str]) -> int:
     finally:
         if api is not None:
             api.stop()
-        server.stop()
+        server.remove()
         shutil.rmtree(home, ignore_errors=True)
     return 0
 

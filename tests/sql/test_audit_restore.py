@@ -109,7 +109,7 @@ def clusters() -> Iterator[Make]:
 
     yield make
     for server in made:
-        server.stop()
+        server.remove()
         shutil.rmtree(server.home, ignore_errors=True)
 
 
