@@ -4,7 +4,9 @@ Every call is one short transaction: BEGIN, `api.begin_request(...)` (switches t
 a stale token), the master key only for calls that decrypt or encrypt, `transaction_read_only` for reads that
 write no log row, the one `api` function, COMMIT. The COMMIT has succeeded before a route returns, so a
 failed commit reaches the client as an error, never as a 200 for lost work. Serialization failures and
-deadlocks re-run the whole transaction a bounded number of times. Statements are pipelined: two round trips per call.
+deadlocks re-run the whole transaction a bounded number of times. Statements are pipelined and the rows are
+read only after the COMMIT is queued: BEGIN, context, function and COMMIT go in one round trip (a call with an
+Idempotency-Key takes two: it decides on the claim's answer).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 import psycopg
 import psycopg.errors
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection, AsyncCursor, sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
@@ -103,13 +105,13 @@ class Db:
     async def call_all(self, function: str, *args: Any, read_only: bool = True,
                        crypto: bool = False) -> list[dict[str, Any]]:
         """Every row the function returns."""
-        async def work(conn: AsyncConnection[Any]) -> list[dict[str, Any]]:
+        async def work(conn: AsyncConnection[Any]) -> AsyncCursor[Any, dict[str, Any]]:
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(call_sql(function, len(args)), args)
-            return await cur.fetchall()
+            return cur  # not fetched here: fetching would sync the pipeline before the COMMIT is queued
 
-        rows: list[dict[str, Any]] = await self.transaction(work, read_only=read_only, crypto=crypto)
-        return rows
+        cur: AsyncCursor[Any, dict[str, Any]] = await self.transaction(work, read_only=read_only, crypto=crypto)
+        return await cur.fetchall()  # the COMMIT's sync brought the rows with it
 
     async def call_found(self, function: str, *args: Any, read_only: bool = False,
                          crypto: bool = False) -> list[dict[str, Any]]:
