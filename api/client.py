@@ -22,9 +22,6 @@ from urllib.parse import quote
 import httpx
 
 DEFAULT_API = "http://127.0.0.1:8000"
-ORDER_STATUSES = ("pending", "processing", "shipped", "cancelled")
-NEW_ORDER_STATUSES = ("pending", "processing")
-"""What the entry form offers: a new order starts pending, or is already being processed."""
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 Json = Any

@@ -126,6 +126,7 @@ begin
     if p_user_id is null or p_role is null or p_token_version is null then
         raise exception 'a request needs a user id, a role and a token version' using errcode = 'SRA01';
     end if;
+    -- private.roles(), written out: the authenticator may run nothing in private (tests/test_rules.py pins it).
     if p_role not in ('user', 'admin', 'auditor') then
         raise exception 'unknown role %', p_role using errcode = 'SRA05';
     end if;

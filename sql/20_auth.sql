@@ -171,6 +171,16 @@ as $$ select set_config('strongroom.auth_subject', coalesce(p_username, ''), tru
 comment on function private.set_auth_subject(text) is
     'Let this transaction''s login or registration see the one user row it works on (row-level security).';
 
+drop function if exists private.roles();
+create function private.roles() returns text[]
+language sql immutable
+set search_path = ''
+as $$ select array['user', 'admin', 'auditor'] $$;
+comment on function private.roles() is
+    'Every role an account may have: the list the account functions check against (api.begin_request, which '
+    'may run nothing in private, the constraint users_role_known and api/rules.py hold copies that '
+    'tests/test_rules.py pins to this one).';
+
 drop function if exists private.create_user(text, text, text, text, text);
 create function private.create_user(
     p_username text,
@@ -195,7 +205,7 @@ begin
         raise exception 'the email address is not valid' using errcode = 'SRP11',
             hint = 'An address looks like name@example.org.';
     end if;
-    if p_role is null or p_role not in ('user', 'admin', 'auditor') then
+    if p_role is null or p_role <> all (private.roles()) then
         raise exception 'unknown role %', coalesce(p_role, 'null') using errcode = 'SRP16';
     end if;
     perform private.check_password_policy(p_password, p_username);
@@ -559,7 +569,7 @@ declare
 begin
     perform private.lock_user_row(p_user_id);
     select * into strict u from public.users where id = p_user_id;
-    if p_role is null or p_role not in ('user', 'admin', 'auditor') then
+    if p_role is null or p_role <> all (private.roles()) then
         raise exception 'unknown role %', coalesce(p_role, 'null') using errcode = 'SRP16';
     end if;
     if u.role = p_role then

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
+from api.rules import PASSWORD_MAX, USERNAME_MAX, USERNAME_MIN
+
 PG_INT_MAX = 2**31 - 1
 NO_NUL = r"^[^\x00]*$"
 
@@ -41,8 +43,8 @@ def text(max_length: int, min_length: int = 1) -> object:
     return StringConstraints(min_length=min_length, max_length=max_length, pattern=NO_NUL)
 
 
-Name = Annotated[str, text(64, 3)]
-Password = Annotated[str, text(256, 1)]
+Name = Annotated[str, text(USERNAME_MAX, USERNAME_MIN)]
+Password = Annotated[str, text(PASSWORD_MAX, 1)]  # the minimum is SQL's, with its own message
 Email = Annotated[str, text(254, 3)]
 Short = Annotated[str, text(255)]
 Long = Annotated[str, text(10_000)]

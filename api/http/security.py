@@ -17,13 +17,13 @@ from typing import Any, Literal
 import jwt
 
 from api.http.errors import not_authenticated
+from api.rules import ROLES
 from api.settings import Settings, check_secret
 
 ALGORITHM = "HS256"
 ACCESS = "access"
 REFRESH = "refresh"
 REQUIRED = ["exp", "iat", "sub", "jti", "iss", "aud", "typ"]
-ROLES = ("user", "admin", "auditor")
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from tkinter import ttk
 from typing import Any
 
+from api.rules import ROLES
 from gui.widgets import BusyButton, ConfirmDialog, Message, Table
-
-ROLES = ("user", "admin", "auditor")
 
 
 class AdminView(ttk.Frame):

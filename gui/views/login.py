@@ -10,6 +10,7 @@ from __future__ import annotations
 import tkinter as tk
 from tkinter import ttk
 
+from api.rules import USERNAME_MAX
 from gui.widgets import BoundedEntry, BusyButton, Message, PasswordEntry, center_over
 
 
@@ -27,7 +28,7 @@ class LoginDialog(tk.Toplevel):
         ttk.Label(body, text=f"Server: {server}", style="Dim.TLabel").grid(row=1, column=0, columnspan=2,
                                                                           sticky="w", pady=(0, 10))
         ttk.Label(body, text="Username").grid(row=2, column=0, sticky="w", padx=(0, 8))
-        self.username = BoundedEntry(body, max_length=64, width=28)
+        self.username = BoundedEntry(body, max_length=USERNAME_MAX, width=28)
         self.username.grid(row=2, column=1, sticky="ew", pady=2)
         ttk.Label(body, text="Password").grid(row=3, column=0, sticky="w", padx=(0, 8))
         self.password = PasswordEntry(body, width=22)

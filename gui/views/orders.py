@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from tkinter import ttk
 from typing import Any
 
-from api.client import NEW_ORDER_STATUSES, ORDER_STATUSES
+from api.rules import NEW_ORDER_STATUSES, ORDER_STATUSES
 from gui.widgets import BoundedEntry, BusyButton, Message, Table, center_over, lock_icon
 
 ALL = "all"

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from tkinter import ttk
 from typing import Any
 
+from api.rules import GENERATED_MAX, GENERATED_MIN
 from gui.widgets import BoundedEntry, BusyButton, ConfirmDialog, Message, PasswordEntry, Table
 
 CLASSES = (("lower", "a-z"), ("upper", "A-Z"), ("digits", "0-9"), ("symbols", "!#%…"))
@@ -24,7 +25,7 @@ class PasswordsView(ttk.Frame):
         gen.pack(fill="x")
         ttk.Label(gen, text="Length").grid(row=0, column=0, sticky="w")
         self.length = tk.IntVar(self, 20)
-        self.length_box = ttk.Spinbox(gen, from_=8, to=128, textvariable=self.length, width=5)
+        self.length_box = ttk.Spinbox(gen, from_=GENERATED_MIN, to=GENERATED_MAX, textvariable=self.length, width=5)
         self.length_box.grid(row=0, column=1, sticky="w", padx=6)
         self.classes = {name: tk.BooleanVar(self, True) for name, _ in CLASSES}
         for column, (name, label) in enumerate(CLASSES, start=2):

@@ -14,6 +14,7 @@ from psycopg import sql
 
 from api.cli.commands import admin_connection, command_group, new_secret
 from api.cli.errors import CommandFailed
+from api.rules import PASSWORD_MAX, PASSWORD_MIN, ROLES
 from api.settings import get_settings
 
 PASSWORD_ENV = "STRONGROOM_ADMIN_PASSWORD"  # noqa: S105 - the variable's name, not a password
@@ -24,8 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create = add(
         "create", create_admin, "create an administrator (the first one, or another)",
         f"Create a user with the admin role. The password is read from ${PASSWORD_ENV} when it is set "
-        "(scripts), else asked twice on the terminal. The password policy applies: 12 to 256 characters, not a common "
-        "password, not containing the username.")
+        f"(scripts), else asked twice on the terminal. The password policy applies: {PASSWORD_MIN} to "
+        f"{PASSWORD_MAX} characters, not a common password, not containing the username.")
     create.add_argument("username")
     create.add_argument("--email", help="optional email address")
 
@@ -43,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     set_role = add("set-role", change_role, "give an account the role user, admin or auditor",
                    "Change an account's role (revokes its tokens). The last active administrator keeps theirs.")
     set_role.add_argument("username")
-    set_role.add_argument("role", choices=("user", "admin", "auditor"))
+    set_role.add_argument("role", choices=ROLES)
 
 
 def _user_id(conn: psycopg.Connection, username: str) -> int:

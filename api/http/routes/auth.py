@@ -20,6 +20,7 @@ from api.http.deps import CallerConn, Gate, PublicConn, TokenIssuer
 from api.http.errors import PROTECTED, PUBLIC, Problem, not_authenticated, responses
 from api.http.models import Email, Name, Out, Password, Strict, text
 from api.http.security import Issued, Tokens, new_jti, token_hash
+from api.rules import ACCOUNT_DISABLED
 
 router = APIRouter(tags=["accounts"])
 
@@ -72,7 +73,7 @@ class TokenPair(Out):
 
 LOGIN_REFUSED = {
     "bad_credentials": (401, "bad_credentials", "The username or password is wrong."),
-    "disabled": (401, "account_disabled", "The account is disabled."),
+    "disabled": (401, "account_disabled", ACCOUNT_DISABLED),
 }
 
 

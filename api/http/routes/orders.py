@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 
 from api.http.deps import CallerConn, IdempotencyKey
 from api.http.errors import PROTECTED, responses
-from api.http.models import Cursor, Limit, Long, ObjectId, Out, Strict, text
+from api.http.models import Cursor, Limit, ObjectId, Out, Strict, text
+from api.rules import DESCRIPTION_MAX
 
 router = APIRouter(tags=["orders"])
 
@@ -17,7 +18,7 @@ Status = Annotated[str, text(50)]
 
 
 class NewOrder(Strict):
-    description: Long
+    description: Annotated[str, text(DESCRIPTION_MAX)]
     sensitive: bool = False
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from api.http.deps import CallerConn, IdempotencyKey
 from api.http.errors import PROTECTED, responses
 from api.http.models import NO_NUL, Long, ObjectId, Out, Short, Strict, text
+from api.rules import GENERATED_MAX, GENERATED_MIN
 
 router = APIRouter(tags=["passwords"])
 
@@ -57,8 +58,8 @@ async def list_sites(db: CallerConn) -> list[ItemSaved]:
 
 @router.get("/passwords/generate", summary="A random password from the chosen character classes",
             responses=PROTECTED)
-async def generate(db: CallerConn, length: Annotated[int, Query(ge=8, le=128)] = 20, lower: bool = True,
-                   upper: bool = True, digits: bool = True, symbols: bool = True,
+async def generate(db: CallerConn, length: Annotated[int, Query(ge=GENERATED_MIN, le=GENERATED_MAX)] = 20,
+                   lower: bool = True, upper: bool = True, digits: bool = True, symbols: bool = True,
                    exclude_lookalikes: bool = False) -> Generated:
     row = await db.call_one("api.generate_password", length, lower, upper, digits, symbols, exclude_lookalikes,
                             read_only=True)
