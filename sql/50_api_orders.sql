@@ -165,9 +165,18 @@ returns table (id integer, user_id integer, description text, sensitive boolean,
                created_at timestamp, updated_at timestamp)
 language plpgsql volatile security definer set search_path = '' as $$
 -- security definer: decrypting sensitive descriptions needs the wrapped keys in aes_keys.
+--
+-- Paging stays flat: a page costs the same for the first and the thousandth page, for a user with ten
+-- orders or a million, whatever other users hold, under custom and generic plans alike. So the page's ids
+-- are picked first, by one of three fixed statements whose conditions an index answers directly (no
+-- `v_admin or ...`, no `p_before_id is null or ...`, which a generic plan can only filter by):
+-- (user_id, id) for a user, the primary key or (status, id) for an admin; then only those rows are read
+-- and decrypted.
 declare
     v_user integer := private.require_caller();
     v_admin boolean := private.caller_role() = 'admin';
+    v_before integer := coalesce(p_before_id, 2147483647);
+    v_ids integer[];
 begin
     if p_limit is null or p_limit < 1 or p_limit > 500 then
         raise exception 'limit must be between 1 and 500' using errcode = 'SRP50';
@@ -177,21 +186,29 @@ begin
             pg_catalog.array_to_string(private.order_statuses(), ', ') using errcode = 'SRP50';
     end if;
     -- Keyset pagination, newest first: pass the last id seen as p_before_id.
+    if not v_admin then
+        v_ids := array(select x.id from public.orders x
+                        where x.user_id = v_user and x.id < v_before and (p_status is null or x.status = p_status)
+                        order by x.id desc limit p_limit);
+    elsif p_status is null then
+        v_ids := array(select x.id from public.orders x where x.id < v_before order by x.id desc limit p_limit);
+    else
+        v_ids := array(select x.id from public.orders x where x.status = p_status and x.id < v_before
+                        order by x.id desc limit p_limit);
+    end if;
     return query
         select o.id, o.user_id,
                private.order_description(o.id, o.sensitive, o.description, o.description_enc, o.description_key_id),
                o.sensitive, o.status::text, o.created_at, o.updated_at
-          from public.orders o
-         where (v_admin or o.user_id = v_user)
-           and (p_status is null or o.status = p_status)
-           and (p_before_id is null or o.id < p_before_id)
-         order by o.id desc
-         limit p_limit;
+          from pg_catalog.unnest(v_ids) with ordinality as page (id, n)
+          join public.orders o on o.id = page.id
+         order by page.n;  -- by position, not `o.id = any(v_ids) order by o.id`: see api.list_entries
 exception when external_routine_invocation_exception then
     perform private.raise_unreadable('an order in this list');
 end $$;
 comment on function api.list_orders(text, integer, integer) is
-    'The caller''s orders (an admin: all), newest first, optionally one status; keyset pagination by p_before_id.';
+    'The caller''s orders (an admin: all), newest first, optionally one status; keyset pagination by p_before_id. '
+    'Reads and decrypts only the page''s rows.';
 
 drop function if exists api.get_order(integer);
 create function api.get_order(p_id integer)

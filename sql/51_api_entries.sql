@@ -39,17 +39,25 @@ language plpgsql stable security definer set search_path = '' as $$
 -- security definer: the caller roles have no direct access to entries.
 declare
     v_user integer := private.require_caller();
+    -- A variable, not coalesce() in the query: row-level security lets only leakproof conditions into
+    -- the index scan ahead of its policy, and coalesce() does not count as one.
+    v_before integer := coalesce(p_before_id, 2147483647);
 begin
     if p_limit is null or p_limit < 1 or p_limit > 500 then
         raise exception 'limit must be between 1 and 500' using errcode = 'SRP50';
     end if;
     -- Keyset pagination: newest first (ids grow with creation); pass the last id seen as p_before_id.
+    -- The page's ids first, from the (user_id, id) index alone: a flat cost per page under any plan (a
+    -- generic plan otherwise walks the primary key through other owners' rows), then those rows.
+    -- Joined by position, not `e.id = any(...) order by e.id`: for that a generic plan may walk the
+    -- primary key from the newest row, testing each id against the page.
     return query
         select e.id, e.title::text, e.created_at, e.updated_at
-          from public.entries e
-         where e.user_id = v_user and (p_before_id is null or e.id < p_before_id)
-         order by e.id desc
-         limit p_limit;
+          from pg_catalog.unnest(array(select x.id from public.entries x
+                                        where x.user_id = v_user and x.id < v_before
+                                        order by x.id desc limit p_limit)) with ordinality as page (id, n)
+          join public.entries e on e.id = page.id
+         order by page.n;
 end $$;
 comment on function api.list_entries(integer, integer) is
     'The caller''s note titles, newest first; keyset pagination with p_before_id = the last id seen. Decrypts nothing.';
