@@ -21,6 +21,8 @@ from urllib.parse import quote
 
 import httpx
 
+from api.reencryption import Step
+
 DEFAULT_API = "http://127.0.0.1:8000"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -363,9 +365,15 @@ class ApiClient:
     def rotate_key(self) -> Json:
         return self.call("POST", "/aes/rotate")
 
-    def reencrypt(self, batch_size: int = 500, batches: int = 10) -> Json:
-        """One round of re-encryption batches; the answer says how many rows moved and how many are left."""
-        return self.call("POST", "/aes/reencrypt", json={"batch_size": batch_size, "batches": batches})
+    def reencrypt(self, batch_size: int = 500, sweep: bool = False, count: bool = True) -> Json:
+        """One committed re-encryption batch: rows moved, and rows left when counted (api/reencryption.py
+        decides what to ask for next; `reencryption.run(client.reencrypt_step)` drives a whole job)."""
+        return self.call("POST", "/aes/reencrypt", json={"batch_size": batch_size, "sweep": sweep, "count": count})
+
+    def reencrypt_step(self, step: Step) -> tuple[int, int | None]:
+        """One batch as api/reencryption.py's Batch: (moved, rows_left or None)."""
+        answer = self.reencrypt(step.batch_size, step.sweep, step.count)
+        return int(answer["moved"]), answer.get("rows_left")
 
     def retire_key(self, key_id: int) -> Json:
         return self.call("POST", f"/aes/keys/{key_id}/retire")

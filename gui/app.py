@@ -16,6 +16,7 @@ from tkinter import font, ttk
 from typing import Any
 
 from api.client import ApiClient, ApiError, ClientError, Draft, SessionExpired, Unreachable
+from api.reencryption import Plan, Step
 from gui.views.admin import AdminView
 from gui.views.login import LoginDialog
 from gui.views.logs import LogsView
@@ -638,34 +639,36 @@ class Application(tk.Tk):
                  always=lambda: admin.rotate.set_busy(False))
 
     def reencrypt(self) -> None:
-        """Run re-encryption rounds until no row is left, moving the progress bar after each."""
+        """One batch per request, as api/reencryption.py's Plan says, moving the progress bar after each."""
         admin = self.admin
         if admin is None or admin.reencrypt.is_busy:
             return
         admin.reencrypt.set_busy(True)
-        total: list[int] = []
+        plan = Plan()
 
-        def progressed(answer: dict[str, Any]) -> None:
-            left, moved = int(answer.get("rows_left", 0)), int(answer.get("moved", 0))
-            if not total:
-                total.append(left + moved)
-            admin.show_progress(max(total[0] - left, 0), total[0], left)
-            if left > 0 and moved > 0 and admin.winfo_exists():
-                self.worker.submit("re-encrypt", self.client.reencrypt, on_done=progressed, on_error=stopped)
-                return
-            admin.reencrypt.set_busy(False)
-            if left:  # rows locked by writers right now: they are skipped, never waited for
-                admin.message.say(f"{left} rows could not be moved just now; press Re-encrypt again.", error=True)
-            else:
+        def submit() -> None:
+            step = plan.next()
+            if step is None:
+                admin.reencrypt.set_busy(False)
                 admin.message.say("Re-encryption finished: every row uses the active key.")
                 self.client_event("INFO", "re-encryption finished")
-            self.load_admin()
+                self.load_admin()
+                return
+            self.worker.submit("re-encrypt", self.client.reencrypt_step, step,
+                               on_done=lambda answer: progressed(step, answer), on_error=stopped)
+
+        def progressed(step: Step, answer: tuple[int, int | None]) -> None:
+            progress = plan.record(step, *answer)
+            if progress.total is not None:
+                admin.show_progress(progress.moved, progress.total, progress.rows_left or 0)
+            if admin.winfo_exists():
+                submit()
 
         def stopped(error: BaseException) -> None:
             admin.reencrypt.set_busy(False)
             self.failed("re-encrypt", error, admin.message, self.reencrypt)
 
-        self.worker.submit("re-encrypt", self.client.reencrypt, on_done=progressed, on_error=stopped)
+        submit()
 
     def retire_key(self) -> None:
         admin = self.admin

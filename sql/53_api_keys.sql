@@ -1,4 +1,4 @@
--- The admin's key functions: status, rotate, re-encrypt, retire, re-wrap under a new master key.
+-- The admin's key functions: status, rotate, re-encrypt (one batch), retire, re-wrap under a new master key.
 --
 -- All admin-only: EXECUTE is granted to strongroom_admin only (sql/90_grants.sql) and
 -- private.require_key_admin() checks the caller's claims when the call comes through the API. Each writes
@@ -109,51 +109,12 @@ comment on function api.reencrypt_batch(integer, boolean, boolean) is
     'key, skipping rows writers hold (p_sweep: waiting for them instead). Returns and logs the rows moved '
     'and, when p_count or p_sweep, the rows left on old keys (else null). Admin only; needs the master key.';
 
+-- No procedure loops over the batches any more: a CALL that COMMITs per batch never waits for its
+-- client, so neither a killed client nor a dead postmaster stopped it before the end (and the crashed
+-- server could not start while it ran). Clients drive one batch per transaction instead
+-- (api/reencryption.py), and the backend notices either between two batches.
 drop procedure if exists api.reencrypt(integer);
 drop procedure if exists api.reencrypt(integer, interval);
-create procedure api.reencrypt(p_batch_size integer default 500, p_count_every interval default '1 second')
-language plpgsql as $$
--- Not security definer and no SET clause: PostgreSQL allows COMMIT in a procedure only without either.
--- Everything it reads or writes goes through api.reencrypt_batch (security definer, schema-qualified).
---
--- Call it outside a transaction block (autocommit), on a connection of its own:
---   select set_config('strongroom.master_key', $1, false);   -- session-level, bound parameter
---   call api.reencrypt(1000);
--- then close the connection. The master key must outlive the COMMITs, hence session-level; the
--- connection is closed afterwards so it never reaches a pooled connection. A DBA runs it with
--- `strongroom keys reencrypt`, which does exactly that. Through the authenticator (the API), the caller
--- claims (strongroom.user_id, strongroom.role) must be set at session level the same way, or the
--- batches after the first COMMIT are refused (SRF51).
-declare
-    b record;
-    v_counted timestamptz;   -- null until the first count (PostgreSQL < 17 has no infinite intervals)
-    v_count boolean;
-begin
-    -- Batches that skip rows writers hold, each committed: a crash or a kill loses at most one batch,
-    -- and the next run starts from what is still on an old key. Rows left are counted (and logged) at
-    -- most once per p_count_every: counting visits every row still to do.
-    loop
-        v_count := v_counted is null or pg_catalog.clock_timestamp() - v_counted >= p_count_every;
-        select * into b from api.reencrypt_batch(p_batch_size, false, v_count);
-        commit;
-        if v_count then
-            v_counted := pg_catalog.clock_timestamp();
-        end if;
-        exit when b.moved = 0;
-    end loop;
-    -- The sweep: what is left was held by writers; wait for them. The last sweep logs reencrypt_done.
-    loop
-        select * into b from api.reencrypt_batch(p_batch_size, true);
-        commit;
-        exit when b.rows_left = 0;
-    end loop;
-end $$;
-comment on procedure api.reencrypt(integer, interval) is
-    'Moves every row on an old key to the active key in batches of p_batch_size, COMMIT per batch, '
-    'progress in key_logs (rows left counted at most once per p_count_every); ends with a sweep that waits '
-    'for rows writers held. Resumable: run it again. CALL outside a transaction block with '
-    'strongroom.master_key set at session level (README, "Keys and rotation"). '
-    'It COMMITs, so no SET clause: every name in it is schema-qualified.';
 
 
 -- ---------------------------------------------------------------------------------------------------

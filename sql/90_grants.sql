@@ -58,8 +58,6 @@ grant execute on function
     api.key_status(), api.rotate_key(), api.reencrypt_batch(integer, boolean, boolean), api.retire_key(integer),
     api.rewrap_master()
 to strongroom_admin;
-revoke all on procedure api.reencrypt(integer, interval) from public;
-grant execute on procedure api.reencrypt(integer, interval) to strongroom_admin;
 
 -- Audit (sql/40_audit.sql, 55_api_logs.sql, 80_dba_queries.sql) ----------------------------------
 -- The log tables and seal blocks: no runtime role writes them (triggers and SECURITY DEFINER functions

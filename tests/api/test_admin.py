@@ -8,6 +8,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from api import reencryption
 from tests.api.conftest import PASSWORD, bearer, login
 
 ADMIN_ROUTES = [
@@ -51,10 +52,20 @@ def test_reencryption_moves_every_row_then_the_old_key_can_be_retired(client: Te
              for i in range(3)]
     old = client.post("/aes/rotate", headers=admin).json()["old_key_id"]
 
-    progress = client.post("/aes/reencrypt", json={"batch_size": 2, "batches": 10}, headers=admin)
+    answers: list[dict] = []
+
+    def batch(step: reencryption.Step) -> tuple[int, int | None]:
+        response = client.post("/aes/reencrypt", headers=admin,
+                               json={"batch_size": step.batch_size, "sweep": step.sweep, "count": step.count})
+        assert response.status_code == 200, response.text
+        answers.append(response.json())
+        return response.json()["moved"], response.json()["rows_left"]
+
+    progress = reencryption.run(batch, batch_size=2, count_every=0)
     retired = client.post(f"/aes/keys/{old}/retire", headers=admin)
 
-    assert progress.status_code == 200 and progress.json()["rows_left"] == 0 and progress.json()["moved"] >= 3
+    assert (progress.moved, progress.rows_left, progress.total, progress.done) == (3, 0, 3, True)
+    assert [(a["moved"], a["rows_left"]) for a in answers] == [(2, 1), (1, 0), (0, 0), (0, 0)]
     assert retired.status_code == 200 and retired.json()["state"] == "retired"
     assert [client.get(f"/entries/{n['id']}", headers=alice).json()["content"] for n in notes] == ["c0", "c1", "c2"]
 

@@ -17,6 +17,8 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from api import reencryption
+
 # The master key the template was migrated with (tests/plugin.py), or else one for this session only:
 # random, never written anywhere. ensure_key() creates the first data key under it.
 # Shaped like the real ones: base64 of 32 random bytes.
@@ -77,15 +79,13 @@ def rotate(db: psycopg.Connection, master_key: str = MASTER_KEY) -> int:
         return int(one(db, "select new_key_id from api.rotate_key()")[0])
 
 
-def reencrypt(db_dsn: str, batch_size: int = 100, master_key: str = MASTER_KEY, count_every: str = "0") -> None:
-    """CALL api.reencrypt the way the CLI does: its own autocommit connection, session-level master key.
+def reencrypt(db_dsn: str, batch_size: int = 100, master_key: str = MASTER_KEY, count_every: float = 0) -> None:
+    """Re-encrypt everything the way the CLI does (api/reencryption.py): one batch per transaction.
 
-    Rows left are counted after every batch unless count_every says otherwise.
+    Rows left are counted after every batch unless count_every (seconds) says otherwise.
     """
-    with psycopg.connect(db_dsn, autocommit=True) as conn:
-        conn.execute("set role strongroom_admin")
-        conn.execute("select set_config('strongroom.master_key', %s, false)", [master_key])
-        conn.execute("call api.reencrypt(%s, %s::interval)", [batch_size, count_every])
+    with reencryption.sql_batches(db_dsn, master_key, "strongroom_admin") as batch:
+        reencryption.run(batch, batch_size, count_every)
 
 
 def key_status(db: psycopg.Connection) -> dict[int, dict[str, object]]:

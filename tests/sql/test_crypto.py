@@ -439,7 +439,7 @@ def test_a_long_reencrypt_counts_rows_left_only_now_and_then_but_always_at_the_e
     for i in range(10):
         new_entry(db, alice, f"n{i}")
     rotate(db)
-    reencrypt(db_dsn, batch_size=2, count_every="1 hour")
+    reencrypt(db_dsn, batch_size=2, count_every=3600)
     logged = [
         r[0]
         for r in db.execute(

@@ -125,7 +125,7 @@ def test_the_server_log_holds_no_secret_after_a_full_key_cycle(db, db_dsn, pg, c
     keys = unwrapped_keys(db)
 
     written = log.read_bytes()[start:].decode(errors="replace")
-    assert "api.create_entry" in written and "call api.reencrypt" in written  # statements were logged
+    assert "api.create_entry" in written and "api.reencrypt_batch" in written  # statements were logged
     assert "marker-" not in written
     for secret in [MASTER_KEY, pepper, password, *keys, *values]:
         for form in forms(secret):

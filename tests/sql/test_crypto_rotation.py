@@ -1,7 +1,7 @@
 """Online rotation: writers never lose a row or land on an old key, and re-encryption survives kills.
 
 The code under test: private.active_key_id() and the rotation lock in sql/30_crypto.sql, api.rotate_key,
-api.reencrypt_batch, api.reencrypt and api.retire_key in sql/53_api_keys.sql.
+api.reencrypt_batch and api.retire_key in sql/53_api_keys.sql, driven by api/reencryption.py.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from hypothesis.stateful import (
 )
 from psycopg import sql
 
-from tests.sql.crypto_support import MASTER_KEY, caller, ensure_key, make_user, one, reencrypt, rotate
+from tests.sql.crypto_support import caller, ensure_key, make_user, one, reencrypt, rotate
 
 TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=40)
 
@@ -37,6 +37,29 @@ def wait_until_blocked(db: psycopg.Connection, pid: int) -> None:
             return
         time.sleep(0.01)
     raise AssertionError(f"backend {pid} never waited for a lock")
+
+
+def blocked_reencrypt(db: psycopg.Connection) -> int:
+    """Wait (bounded) until a re-encryption batch (api/reencryption.py's connection) waits for a lock."""
+    for _ in range(500):
+        row = db.execute(
+            "select pid from pg_stat_activity"
+            " where application_name = 'strongroom-reencrypt' and wait_event_type = 'Lock'"
+        ).fetchone()
+        if row:
+            return int(row[0])
+        time.sleep(0.01)
+    raise AssertionError("no re-encryption batch ever waited for a lock")
+
+
+def killed_reencrypt(dsn: str, outcome: list[BaseException | None]) -> None:
+    """Re-encrypt in batches of 2, expecting to be killed (the error, or None when it was not, in outcome)."""
+    try:
+        reencrypt(dsn, batch_size=2)
+    except psycopg.OperationalError as error:
+        outcome.append(error)
+    else:
+        outcome.append(None)
 
 
 def old_key_rows(db: psycopg.Connection) -> int:
@@ -132,20 +155,12 @@ def test_a_reencrypt_killed_mid_batch_loses_nothing_and_a_second_run_finishes(db
     before = old_key_rows(db)
     blocker = connect()
     blocker.execute("lock table key_logs in exclusive mode")  # the batch stops at its progress row
-    victim = connect(autocommit=True)
-    pid = victim.info.backend_pid
-
-    def run() -> None:
-        victim.execute("set role strongroom_admin")
-        victim.execute("select set_config('strongroom.master_key', %s, false)", [MASTER_KEY])
-        with pytest.raises(psycopg.OperationalError):
-            victim.execute("call api.reencrypt(5)")
-
-    thread = threading.Thread(target=run)
+    outcome: list[BaseException | None] = []
+    thread = threading.Thread(target=killed_reencrypt, args=(db_dsn, outcome))
     thread.start()
-    wait_until_blocked(db, pid)
-    db.execute("select pg_terminate_backend(%s)", [pid])
+    db.execute("select pg_terminate_backend(%s)", [blocked_reencrypt(db)])
     thread.join(10)
+    assert outcome and outcome[0] is not None
     blocker.rollback()
     assert old_key_rows(db) == before
     with caller(db, alice):
@@ -236,29 +251,17 @@ class Rotation(RuleBasedStateMachine):
     @rule()
     def kill_the_reencrypting_backend_mid_batch(self) -> None:
         blocker = psycopg.connect(self.dsn)
-        victim = psycopg.connect(self.dsn, autocommit=True)
         try:
             blocker.execute("lock table key_logs in exclusive mode")
-            pid = victim.info.backend_pid
-            victim.execute("set role strongroom_admin")
-            victim.execute("select set_config('strongroom.master_key', %s, false)", [MASTER_KEY])
-            thread = threading.Thread(target=self._call_and_die, args=(victim,))
+            outcome: list[BaseException | None] = []
+            thread = threading.Thread(target=killed_reencrypt, args=(self.dsn, outcome))
             thread.start()
-            wait_until_blocked(self.db, pid)
-            self.db.execute("select pg_terminate_backend(%s)", [pid])
+            self.db.execute("select pg_terminate_backend(%s)", [blocked_reencrypt(self.db)])
             thread.join(10)
+            assert outcome and outcome[0] is not None, "the reencrypting backend was not killed"
         finally:
             blocker.close()
-            victim.close()
         self._moved()
-
-    @staticmethod
-    def _call_and_die(conn: psycopg.Connection) -> None:
-        try:
-            conn.execute("call api.reencrypt(2)")
-        except psycopg.OperationalError:
-            return
-        raise AssertionError("the reencrypting backend was not killed")
 
     @rule()
     def retire_every_old_key_it_can(self) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,11 +17,15 @@ from contextlib import contextmanager
 import psycopg
 from pydantic import SecretStr
 
-from api.cli.commands import admin_connection, command_group, new_secret
+from api import reencryption
+from api.cli.commands import OWNER, admin_connection, command_group, new_secret
 from api.cli.errors import CommandFailed
-from api.settings import check_secret
+from api.postgres.target import resolve
+from api.reencryption import Progress
+from api.settings import check_secret, get_settings
 
 NEW_MASTER_ENV = "STRONGROOM_NEW_MASTER_KEY"
+# Rows left are counted (a scan of what is still to do) at most this often; the bar moves every batch.
 PROGRESS_EVERY_SECONDS = 0.5
 
 
@@ -75,80 +78,51 @@ def rotate(_: argparse.Namespace) -> None:
         print("run `strongroom keys reencrypt` to move the old key's rows, then `strongroom keys retire` it")
 
 
-def _last_key_log(conn: psycopg.Connection) -> int:
-    row = conn.execute("select coalesce(max(id), 0) from key_logs").fetchone()
-    return int(row[0]) if row else 0
-
-
-def _moved_since(conn: psycopg.Connection, after_id: int) -> int:
-    """Rows moved by the batches logged after key_logs row after_id: cheap, unlike counting rows left."""
-    row = conn.execute(
-        "select coalesce(sum((details::jsonb ->> 'moved')::bigint), 0) from key_logs"
-        " where id > %s and action in ('reencrypt_batch', 'reencrypt_sweep')",
-        [after_id],
-    ).fetchone()
-    return int(row[0]) if row else 0
-
-
 def _rows_left(conn: psycopg.Connection) -> int:
     row = conn.execute("select coalesce(sum(total_rows), 0) from api.key_status() where state <> 'active'").fetchone()
     return int(row[0]) if row else 0
 
 
-def _bar(done: int, total: int, left: int, rate: float) -> str:
+def _bar(progress: Progress, rate: float) -> str:
     width = 30
-    filled = width if total == 0 else min(width, width * done // total)
-    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} moved, {left} left, {rate:.0f} rows/s"
+    total = progress.total or 0
+    filled = width if total == 0 else min(width, width * progress.moved // total)
+    return (f"[{'#' * filled}{'.' * (width - filled)}] {progress.moved}/{total} moved, "
+            f"{progress.rows_left or 0} left, {rate:.0f} rows/s")
 
 
 def reencrypt(args: argparse.Namespace) -> int:
-    """CALL api.reencrypt on a connection of its own; show progress from another; Ctrl-C cancels cleanly.
+    """Drive api.reencrypt_batch one committed batch at a time (api/reencryption.py); Ctrl-C stops it.
 
-    The procedure COMMITs per batch, so it runs outside a transaction block and the master key is set at
-    session level on its connection, which is used for nothing else and closed at the end.
+    Each batch is a transaction of its own with the master key set for it only. Between two batches the
+    server waits for this command, so killing it (or the server's postmaster dying) stops the job within
+    one batch; Ctrl-C cancels the running batch, which rolls back.
     """
     if not 1 <= args.batch_size <= 100_000:
         raise CommandFailed("--batch-size must be between 1 and 100000")
-    worker = admin_connection(as_owner=True, master_key=True)
-    failure: list[BaseException] = []
+    settings = get_settings()
+    dsn, master = resolve(settings).admin_dsn, settings.secret("STRONGROOM_MASTER_KEY")
+    started = time.monotonic()
 
-    def run() -> None:
-        try:
-            worker.execute("call api.reencrypt(%s)", [args.batch_size])
-        except BaseException as error:  # reported by the main thread
-            failure.append(error)
+    def show(progress: Progress) -> None:
+        rate = progress.moved / max(time.monotonic() - started, 1e-6)
+        print("\r" + _bar(progress, rate), end="", file=sys.stderr, flush=True)
 
-    with admin_connection(as_owner=True) as watcher:
-        total = _rows_left(watcher)  # counted once; the bar then follows the batches' key_logs rows
-        first_log = _last_key_log(watcher)
-        started = time.monotonic()
-        thread = threading.Thread(target=run, name="reencrypt", daemon=True)
-        thread.start()
-        try:
-            while thread.is_alive():
-                thread.join(PROGRESS_EVERY_SECONDS)
-                done = min(total, _moved_since(watcher, first_log))
-                left = total - done
-                rate = done / max(time.monotonic() - started, 1e-6)
-                print("\r" + _bar(done, total, left, rate), end="", file=sys.stderr, flush=True)
-        except KeyboardInterrupt:
-            # Cancel the running batch: it rolls back; the batches before it stay committed.
-            worker.cancel_safe()
-            thread.join()
-            left = _rows_left(watcher)
-            print(
-                f"\ninterrupted: {left} rows are still on old keys; every committed batch is kept and each "
-                "row is on exactly one key. Run `strongroom keys reencrypt` again to finish.",
-                file=sys.stderr,
-            )
-            return 130
-        finally:
-            worker.close()
-        print(file=sys.stderr)
-        if failure:
-            raise failure[0]
-        left = _rows_left(watcher)
-    print(f"re-encryption done: {total - left} rows moved, {left} left on old keys")
+    try:
+        with reencryption.sql_batches(dsn, master, OWNER) as batch:
+            progress = reencryption.run(batch, args.batch_size, PROGRESS_EVERY_SECONDS, on_progress=show)
+    except KeyboardInterrupt:
+        # psycopg cancelled the running batch on the server: it rolled back; the batches before it stay.
+        with _admin(master=False) as conn:
+            left = _rows_left(conn)
+        print(
+            f"\ninterrupted: {left} rows are still on old keys; every committed batch is kept and each "
+            "row is on exactly one key. Run `strongroom keys reencrypt` again to finish.",
+            file=sys.stderr,
+        )
+        return 130
+    print(file=sys.stderr)
+    print(f"re-encryption done: {progress.moved} rows moved, {progress.rows_left or 0} left on old keys")
     return 0
 
 

@@ -35,13 +35,14 @@ class Rotated(Out):
 
 class ReencryptRequest(Strict):
     batch_size: Annotated[int, Field(ge=1, le=10_000)] = 500
-    batches: Annotated[int, Field(ge=1, le=100)] = 10
+    sweep: bool = Field(default=False, description="Wait for rows writers hold instead of skipping them.")
+    count: bool = Field(default=True, description="Count the rows left (a scan of what is still to do).")
 
 
-class Progress(Out):
-    batches: int
+class BatchDone(Out):
+    key_id: int
     moved: int
-    rows_left: int
+    rows_left: int | None = None
 
 
 class Retired(Out):
@@ -61,18 +62,12 @@ async def rotate(db: CallerConn) -> Rotated:
     return Rotated.model_validate(await db.call_one("api.rotate_key", crypto=True))
 
 
-@router.post("/reencrypt", summary="Move rows to the active key: up to `batches` batches, each committed",
+@router.post("/reencrypt", summary="One committed batch of re-encryption; the client drives the job",
              responses=PROTECTED)
-async def reencrypt(body: ReencryptRequest, db: CallerConn) -> Progress:
-    # Each batch is its own short transaction (what the procedure is designed for), so writers go on.
-    moved, left, done = 0, 0, 0
-    for done in range(1, body.batches + 1):  # noqa: B007 - the count is reported
-        row = await db.call_one("api.reencrypt_batch", body.batch_size, False, crypto=True)
-        moved += row["moved"]
-        left = row["rows_left"]
-        if row["moved"] == 0 or left == 0:
-            break
-    return Progress(batches=done, moved=moved, rows_left=left)
+async def reencrypt(body: ReencryptRequest, db: CallerConn) -> BatchDone:
+    # One batch per request, so a job stops with its client; api/reencryption.py's Plan says what to ask next.
+    return BatchDone.model_validate(
+        await db.call_one("api.reencrypt_batch", body.batch_size, body.sweep, body.count, crypto=True))
 
 
 @router.post("/keys/{key_id}/retire", summary="Destroy a decrypt-only key that no row uses",
