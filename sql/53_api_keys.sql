@@ -29,6 +29,19 @@ end $$;
 comment on function api.key_status() is
     'Per key: state, created, rotated, retired, and the rows using it per table. Admin only; needs no master key.';
 
+drop function if exists api.master_key_matches(text);
+create function api.master_key_matches(p_master text)
+returns boolean
+language sql stable security definer set search_path = '' as $$
+    -- security definer: aes_keys is readable by no runtime role. Answers only whether p_master is the
+    -- key the active data key is wrapped with (its check value), never anything about either key.
+    select k.master_check = private.master_check(k.id, p_master)
+      from public.aes_keys k where k.state = 'active';
+$$;
+comment on function api.master_key_matches(text) is
+    'Whether p_master matches the active data key''s check value; null when there is no active key. The API '
+    'asks at start (`strongroom serve` refuses a wrong key) and on every /ready. Needs no unwrap.';
+
 drop function if exists api.rotate_key();
 create function api.rotate_key()
 returns table (old_key_id integer, new_key_id integer)

@@ -10,6 +10,8 @@ revoke execute on all functions in schema api, private, audit from public;
 grant usage on schema api to strongroom_user, strongroom_admin, strongroom_auditor;
 grant usage on schema api to strongroom_authenticator;
 grant execute on function api.installed_code() to strongroom_authenticator;
+-- Readiness and `strongroom serve` check the API's master key against the active data key (53_api_keys.sql).
+grant execute on function api.master_key_matches(text) to strongroom_authenticator;
 
 -- Accounts -----------------------------------------------------------------------------------------
 -- The authenticator: start a request (which switches to a caller role), or register and log in, the two

@@ -14,6 +14,8 @@ RUNTIME_ROLES = ("strongroom_authenticator", *CALLER_ROLES)
 AUTHENTICATOR_API = {"begin_request", "register", "login", "installed_code"}
 # API support (sql/60_api_sessions.sql): the error table, opening and refreshing sessions, housekeeping.
 AUTHENTICATOR_API |= {"error_codes", "open_session", "refresh_session", "purge_expired_sessions"}
+# Readiness and `strongroom serve`: does the configured master key match the active data key (53_api_keys.sql).
+AUTHENTICATOR_API |= {"master_key_matches"}
 # The one private function a runtime role runs: begin_request's check of the caller, as the authenticator.
 AUTHENTICATOR_PRIVATE = {"verify_caller"}
 # The auditor's read-only window: the log tables, and whatever the audit schema shows.

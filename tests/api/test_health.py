@@ -20,6 +20,8 @@ def serve(pg, dbname: str):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
     env.update({name: base64.b64encode(os.urandom(32)).decode() for name in SECRET_NAMES})
+    if os.environ.get("STRONGROOM_TEST_MASTER_KEY"):  # the key the template's data key is wrapped with
+        env["STRONGROOM_MASTER_KEY"] = os.environ["STRONGROOM_TEST_MASTER_KEY"]
     env.update(DATABASE_URL=pg.dsn(dbname), STRONGROOM_API_DATABASE_URL=pg.dsn(dbname, user="strongroom_authenticator"))
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.http.app:app", "--host", "127.0.0.1", "--port", str(port)],

@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 
-from api.settings import get_settings
+import psycopg
+
+from api.cli.errors import CommandFailed
+from api.postgres.target import resolve
+from api.settings import Settings, get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +31,7 @@ def serve(args: argparse.Namespace) -> None:
 
     settings = get_settings()
     settings.require_secrets()
+    check_master_key(settings)
     host = args.host or settings.api_host
     port = args.port or settings.api_port
     print(f"Strongroom API on http://{host}:{port} — Swagger UI at http://{host}:{port}/docs (Ctrl-C stops it)")
@@ -36,3 +41,18 @@ def serve(args: argparse.Namespace) -> None:
     # workers' seals queue up instead of overlapping.
     uvicorn.run("api.http.app:app", host=host, port=port, workers=args.workers, log_level="info",
                 server_header=False, proxy_headers=False, access_log=False, timeout_graceful_shutdown=30)
+
+
+def check_master_key(settings: Settings) -> None:
+    """Refuse to serve with a master key that does not match the active data key's check value: every
+    encrypted read and write would fail while /ready said 200. A database that does not answer yet, or has
+    no such function yet (not migrated), is left to /ready, which says so once the API runs."""
+    from api.http.readiness import MASTER_KEY_MATCHES, WRONG_MASTER_KEY
+
+    try:
+        with psycopg.connect(resolve(settings).api_dsn, connect_timeout=5, autocommit=True) as conn:
+            row = conn.execute(MASTER_KEY_MATCHES, [settings.secret("STRONGROOM_MASTER_KEY")]).fetchone()
+    except psycopg.Error:
+        return
+    if row is not None and row[0] is False:
+        raise CommandFailed(WRONG_MASTER_KEY)
