@@ -1,21 +1,27 @@
 """The HTTP client of the API (the desktop app speaks through it; so can scripts): the routes as typed methods.
 
 It imports no tkinter, so it is tested alone against a real HTTP server. It keeps the tokens in memory only
-(never on disk), refreshes the access token before it expires and once more after a 401, and retries a
-request that never got an answer only when a retry cannot do anything twice: reads, and creations that
-carry an `Idempotency-Key` (the same key on every attempt, so the server answers the retry with the first
-response). Every failure reaches the caller as one of three exceptions the UI can word for a person:
-`Unreachable` (no answer: server down, timeout), `SessionExpired` (log in again), `ApiError` (the server
-said no, with its problem+json details).
+(never on disk), except the device token each username's first login here returns (in `device_file` if given,
+mode 0600): it lets no one in, it only tells the server that later attempts come from a device that has logged
+in before, so strangers' failed logins cannot lock this device out. It refreshes the access token before it
+expires and once more after a 401, and retries a request that never got an answer only when a retry cannot do
+anything twice: reads, and creations that carry an `Idempotency-Key` (the same key on every attempt, so the
+server answers the retry with the first response). Every failure reaches the caller as one of three exceptions
+the UI can word for a person: `Unreachable` (no answer: server down, timeout), `SessionExpired` (log in
+again), `ApiError` (the server said no, with its problem+json details).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -141,8 +147,12 @@ class ApiClient:
     """One user's conversation with the API. Thread-safe: the UI's worker threads share one instance."""
 
     def __init__(self, base_url: str = DEFAULT_API, *, timeout: float = 10.0, retries: int = 1,
-                 refresh_margin: float = 60.0, transport: httpx.BaseTransport | None = None) -> None:
+                 refresh_margin: float = 60.0, transport: httpx.BaseTransport | None = None,
+                 device_file: Path | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self.device_file = device_file
+        self._devices = self._load_devices()
+        self._username: str | None = None
         self.retries = retries
         self.refresh_margin = refresh_margin
         """Refresh when the access token has fewer seconds than this left."""
@@ -249,8 +259,54 @@ class ApiClient:
     def health(self) -> Json:
         return self.call("GET", "/health", auth=False)
 
+    def _load_devices(self) -> dict[str, str]:
+        if self.device_file is None:
+            return {}
+        try:
+            stored = json.loads(self.device_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
+
+    def _keep_device(self, username: str, token: Json) -> None:
+        if not isinstance(token, str) or self._devices.get(username.lower()) == token:
+            return
+        self._devices[username.lower()] = token
+        if self.device_file is None:
+            return
+        self.device_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.device_file.with_name(self.device_file.name + ".partial")
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            json.dump(self._devices, out)
+        os.replace(partial, self.device_file)
+
+    def device_token(self, username: str) -> str | None:
+        """The device token this client holds for the username, if a login here has returned one."""
+        return self._devices.get(username.lower())
+
     def login(self, username: str, password: str) -> Session:
-        response = self._send("POST", "/login", json={"username": username, "password": password}, retry=False)
+        body = {"username": username, "password": password}
+        if device := self.device_token(username):
+            body["device_token"] = device
+        response = self._send("POST", "/login", json=body, retry=False)
+        if response.status_code >= 400:
+            raise _problem(response)
+        tokens = response.json()
+        self._keep_device(username, tokens.get("device_token"))
+        self._username = username
+        return self._start_session(tokens)
+
+    def change_password(self, current_password: str, new_password: str) -> Session:
+        """Change the password; the server revokes every older token and this session goes on with new ones."""
+        body = {"current_password": current_password, "new_password": new_password}
+        if self._username and (device := self.device_token(self._username)):
+            body["device_token"] = device
+        # Not through call(): a wrong current password is a 401 too, which must not be retried or end the session.
+        headers = {"Authorization": f"Bearer {self._fresh_token()}"}
+        response = self._send("PUT", "/me/password", json=body, headers=headers, retry=False)
         if response.status_code >= 400:
             raise _problem(response)
         return self._start_session(response.json())

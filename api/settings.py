@@ -76,8 +76,16 @@ class Settings(BaseSettings):
                                    "the 413 is sent, so that clients still sending read the answer; past it the "
                                    "connection is closed.")
     login_rate_per_minute: int = Field(default=10, ge=1,
-                                       description="Login/register attempts per client address and per "
-                                       "username per minute (per API process), before any crypt() runs.")
+                                       description="Password attempts (login, register, password change) per "
+                                       "client address, per user and per username or device per minute, in each "
+                                       "API process, checked before any SQL.")
+    crypt_slots: int | None = Field(default=None, ge=1,
+                                    description="Password checks and hashes (crypt()) one API process runs at "
+                                    "once; default half the pool, and always fewer than pool_max_size, so "
+                                    "hashing never holds every connection.")
+    device_token_days: int = Field(default=365, ge=1, le=3650,
+                                   description="Lifetime of a device token (handed out at a login from a new "
+                                   "device; attempts presenting it are counted apart from strangers').")
     cors_origins: list[str] = Field(default_factory=list,
                                     description="Origins allowed by CORS; empty (the default) turns CORS off.")
     idempotency_hours: int = Field(default=24, ge=1, le=24 * 30,
@@ -101,6 +109,12 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_home(cls, value: Path) -> Path:
         return value.expanduser().absolute()
+
+    @property
+    def crypt_concurrency(self) -> int:
+        """How many crypt() calls may run at once: fewer than the pool's connections whenever it has two."""
+        wanted = self.crypt_slots or max(1, self.pool_max_size // 2)
+        return max(1, min(wanted, self.pool_max_size - 1))
 
     @property
     def secrets_file(self) -> Path:

@@ -1,7 +1,9 @@
 """`python -m gui [--api URL]`: open the desktop client.
 
 The API's address comes from `--api`, else the `STRONGROOM_API_URL` environment variable, else
-http://127.0.0.1:8000 (where `strongroom serve` listens by default).
+http://127.0.0.1:8000 (where `strongroom serve` listens by default). The device tokens the API hands out at a
+first login (so that strangers' failed logins cannot lock this computer out) are kept in
+`$XDG_CONFIG_HOME/strongroom/devices.json` (default `~/.config`), mode 0600.
 """
 
 from __future__ import annotations
@@ -11,14 +13,21 @@ import gc
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from api.client import DEFAULT_API
+from api.client import DEFAULT_API, ApiClient
 
 API_URL_VARIABLE = "STRONGROOM_API_URL"
 
 
 def api_url(given: str | None) -> str:
     return given or os.environ.get(API_URL_VARIABLE) or DEFAULT_API
+
+
+def device_file() -> Path:
+    """Where this computer's device tokens live."""
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config) / "strongroom" / "devices.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +46,7 @@ def open_client(url: str) -> int:
     # once a second (Application._tick); reference counting still frees everything else at once.
     gc.disable()
     try:
-        app = Application(url)
+        app = Application(url, client=ApiClient(url, device_file=device_file()))
     except tk.TclError as error:
         print(f"strongroom gui: cannot open a window ({error}); is DISPLAY set?", file=sys.stderr)
         return 1

@@ -20,7 +20,7 @@ from api.http.log_lines import configure_logging
 from api.http.pool import make_pool
 from api.http.routes import ROUTERS
 from api.http.security import Tokens
-from api.http.throttle import Throttle
+from api.http.throttle import Gate
 from api.settings import Settings, get_settings
 
 
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings
-    app.state.throttle = Throttle(settings.login_rate_per_minute)
+    app.state.gate = Gate(settings.login_rate_per_minute, settings.crypt_concurrency, settings.pool_timeout_seconds)
     app.state.periodic = ()
     app.state.calls = housekeeping.call_buffer()
     errors.install(app)

@@ -4,7 +4,7 @@
     CallerConn      a Db whose calls run as that caller (api.begin_request first in each transaction)
     PublicConn      a Db for the routes that come before a token: register, login, refresh
     IdempotencyKey  the optional Idempotency-Key header, checked for form
-    Gate            the login/register throttle
+    CryptGate       the gate every call that can run crypt() passes (budgets, hashing slots)
 
 Every dependency is `async def`: FastAPI runs a plain `def` one in a worker thread, a hop that cost about a
 tenth of a request's Python time; none of these blocks.
@@ -21,7 +21,7 @@ from fastapi.security import OAuth2PasswordBearer
 from api.http.calls import Db, RequestInfo
 from api.http.errors import not_authenticated
 from api.http.security import Caller, Tokens
-from api.http.throttle import Throttle
+from api.http.throttle import Gate
 
 # The lock in Swagger UI, and its Authorize form posting username/password to /login.
 oauth2 = OAuth2PasswordBearer(tokenUrl="login", auto_error=False, scheme_name="bearer",
@@ -63,15 +63,15 @@ async def public_db(request: Request) -> Db:
     return Db(request.app.state.pool, request.app.state.settings, None, request_info(request))
 
 
-async def gate(request: Request) -> Throttle:
-    throttle: Throttle = request.app.state.throttle
-    return throttle
+async def gate(request: Request) -> Gate:
+    crypt_gate: Gate = request.app.state.gate
+    return crypt_gate
 
 
 CallerConn = Annotated[Db, Depends(caller_db)]
 PublicConn = Annotated[Db, Depends(public_db)]
 TokenIssuer = Annotated[Tokens, Depends(tokens)]
-Gate = Annotated[Throttle, Depends(gate)]
+CryptGate = Annotated[Gate, Depends(gate)]
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", pattern=r"^[\x21-\x7e]{1,255}$",

@@ -4,6 +4,9 @@ An access token says who calls (`sub`), as which role (`role`) and with which to
 database refuses a stale version (api.begin_request), so logout everywhere, a password change, a role change
 or disabling the account revoke every token at once. A refresh token is a JWT of `typ` "refresh" whose `jti`
 is stored only as a SHA-256 in PostgreSQL (api.open_session / api.refresh_session): single use, in families.
+A device token (`typ` "device", OWASP's device cookie) is handed out at a successful login from a new device:
+`sub` the user, `name` the lower-cased username, `jti` the device's random id, whose SHA-256 the database keeps
+(private.login_devices). Attempts presenting it are throttled and counted apart from everyone else's.
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ from typing import Any, Literal
 
 import jwt
 
-from api.http.errors import not_authenticated
+from api.http.errors import Problem, not_authenticated
 from api.rules import ROLES
 from api.settings import Settings, check_secret
 
 ALGORITHM = "HS256"
 ACCESS = "access"
 REFRESH = "refresh"
+DEVICE = "device"
 REQUIRED = ["exp", "iat", "sub", "jti", "iss", "aud", "typ"]
 
 
@@ -58,6 +62,7 @@ class Tokens:
         self.audience = settings.jwt_audience
         self.access_seconds = settings.access_token_minutes * 60
         self.refresh_seconds = settings.refresh_token_days * 86400
+        self.device_seconds = settings.device_token_days * 86400
 
     def _sign(self, claims: dict[str, Any]) -> str:
         return jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"typ": "JWT"})
@@ -76,7 +81,28 @@ class Tokens:
         claims = self._claims(user_id, REFRESH, self.refresh_seconds) | ({"jti": jti} if jti else {})
         return Issued(self._sign(claims), claims["jti"], self.refresh_seconds)
 
-    def _decode(self, token: str, typ: Literal["access", "refresh"]) -> dict[str, Any]:
+    def device(self, user_id: int, username: str, jti: str) -> str:
+        """The device token of a login from a new device, whose id's hash the login stored."""
+        claims = self._claims(user_id, DEVICE, self.device_seconds) | {"jti": jti, "name": username.lower()}
+        return self._sign(claims)
+
+    def device_id(self, token: str | None, *, username: str | None = None, user_id: int | None = None) -> str | None:
+        """The device id of a valid device token of this username (or user id); None for anything else (never
+        an error: a missing, expired or foreign device token only means the attempt counts as a stranger's).
+        The database counts a device only for the user it was registered to, whatever this says."""
+        if not token:
+            return None
+        try:
+            claims = self._decode(token, DEVICE)
+        except Problem:
+            return None
+        if username is not None and claims.get("name") != username.lower():
+            return None
+        if user_id is not None and claims["sub"] != str(user_id):
+            return None
+        return str(claims["jti"])
+
+    def _decode(self, token: str, typ: Literal["access", "refresh", "device"]) -> dict[str, Any]:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token, self._key, algorithms=[ALGORITHM], audience=self.audience, issuer=self.issuer,
@@ -87,7 +113,7 @@ class Tokens:
         except jwt.PyJWTError:
             raise not_authenticated("The token is invalid or expired.") from None
         if claims.get("typ") != typ:
-            raise not_authenticated(f"This is not an {typ} token." if typ == ACCESS else "This is not a refresh token.")
+            raise not_authenticated(f"This is not an {typ} token." if typ == ACCESS else f"This is not a {typ} token.")
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub.isdigit() or not 0 < int(sub) < 2**31:
             raise not_authenticated("The token is invalid or expired.")
@@ -112,5 +138,5 @@ def new_jti() -> str:
 
 
 def token_hash(jti: str) -> bytes:
-    """What PostgreSQL stores of a refresh token: a SHA-256, never the token."""
+    """What PostgreSQL stores of a refresh or device token: a SHA-256 of its id, never the token."""
     return hashlib.sha256(jti.encode()).digest()

@@ -1,22 +1,23 @@
 """Accounts and sessions: register, login, refresh, logout, the caller's own account.
 
-Login returns a status row instead of raising (so the audit row of a failed attempt commits); this module
-maps each status to HTTP, which is the only decision it makes.
+Login and password change are one SQL call each (the check, the lockout and the new session decided in
+SQL); they return a status row instead of raising (so the audit row of a failed attempt commits), and this
+module maps each status to HTTP, which is the only decision it makes. Every call that can run crypt()
+passes the CryptGate first (api/http/throttle.py).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from psycopg import AsyncConnection
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from api.http.calls import Db
-from api.http.deps import CallerConn, Gate, PublicConn, TokenIssuer
+from api.http.deps import CallerConn, CryptGate, PublicConn, TokenIssuer
 from api.http.errors import PROTECTED, PUBLIC, Problem, not_authenticated, responses
 from api.http.models import Email, Name, Out, Password, Strict, text
 from api.http.security import Issued, Tokens, new_jti, token_hash
@@ -31,9 +32,15 @@ class Registration(Strict):
     email: Email | None = None
 
 
+DeviceToken = Annotated[str | None, text(4096), Field(
+    description="The device token an earlier login from this device returned: its attempts are then counted "
+    "apart from strangers', whose failures cannot lock this device out.")]
+
+
 class Credentials(Strict):
     username: Name
     password: Password
+    device_token: DeviceToken = None
 
 
 class RefreshRequest(Strict):
@@ -47,6 +54,7 @@ class LogoutRequest(Strict):
 class NewPassword(Strict):
     current_password: Password
     new_password: Password
+    device_token: DeviceToken = None
 
 
 class Account(Out):
@@ -69,6 +77,8 @@ class TokenPair(Out):
     expires_in: int
     refresh_token: str
     refresh_expires_in: int
+    device_token: str | None = Field(default=None, description="Keep it and send it with the next login from "
+                                     "this device (login only).")
 
 
 LOGIN_REFUSED = {
@@ -79,18 +89,22 @@ LOGIN_REFUSED = {
 
 def _refused(status: str, locked_until: datetime | None) -> Problem:
     """The HTTP face of a login (or password check) that did not succeed."""
-    if status == "locked":
-        wait = max(1, int((locked_until - datetime.now(locked_until.tzinfo)).total_seconds())) if locked_until else 60
+    if status == "locked" and locked_until is None:
+        return Problem(429, "account_locked", "Too many failed logins: the account is locked until an "
+                       "administrator unlocks it.")
+    if status == "locked" and locked_until is not None:
+        wait = max(1, int((locked_until - datetime.now(locked_until.tzinfo)).total_seconds()))
         return Problem(429, "account_locked", "Too many failed logins: the account is locked for a while.",
                        headers={"Retry-After": str(wait)})
     code, name, detail = LOGIN_REFUSED.get(status, (401, "bad_credentials", "The username or password is wrong."))
     return Problem(code, name, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def _pair(tokens: Tokens, row: dict[str, Any], refresh: Issued) -> TokenPair:
-    access = tokens.access(row["user_id"], row["role"], row["token_version"])
+def _pair(tokens: Tokens, user_id: int, role: str, token_version: int, refresh: Issued,
+          device_token: str | None = None) -> TokenPair:
+    access = tokens.access(user_id, role, token_version)
     return TokenPair(access_token=access.token, expires_in=access.expires_in, refresh_token=refresh.token,
-                     refresh_expires_in=refresh.expires_in)
+                     refresh_expires_in=refresh.expires_in, device_token=device_token)
 
 
 async def _credentials(request: Request) -> Credentials:
@@ -98,7 +112,10 @@ async def _credentials(request: Request) -> Credentials:
     try:
         if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
             form = await request.form()
-            return Credentials.model_validate({"username": form.get("username"), "password": form.get("password")})
+            fields = {"username": form.get("username"), "password": form.get("password")}
+            if form.get("device_token"):
+                fields["device_token"] = form.get("device_token")
+            return Credentials.model_validate(fields)
         return Credentials.model_validate_json(await request.body())
     except ValidationError as invalid:
         raise RequestValidationError(invalid.errors(include_input=False)) from None
@@ -122,35 +139,29 @@ def _pepper(db: Db) -> str | None:
 
 @router.post("/register", status_code=201, summary="Create an account (role user)",
              responses={**PUBLIC, **responses(409, 429)})
-async def register(body: Registration, db: PublicConn, gate: Gate) -> Account:
-    gate.check(db.info.client_addr, body.username)
-    pepper = _pepper(db)
-    return Account.model_validate(await db.call_one("api.register", body.username, body.password, pepper, body.email))
+async def register(body: Registration, db: PublicConn, gate: CryptGate) -> Account:
+    # Charged like a login attempt, and one crypt() like a login: an answer "email taken" costs as much.
+    async with gate.crypt(db.info.client_addr, username=body.username):
+        return Account.model_validate(await db.call_one("api.register", body.username, body.password,
+                                                        _pepper(db), body.email))
 
 
 @router.post("/login", summary="Log in: an access token, a refresh token and expires_in",
              responses={**PUBLIC, **responses(401, 429)}, openapi_extra=LOGIN_BODY)
-async def login(body: Annotated[Credentials, Depends(_credentials)], db: PublicConn, gate: Gate,
+async def login(body: Annotated[Credentials, Depends(_credentials)], db: PublicConn, gate: CryptGate,
                 tokens: TokenIssuer) -> TokenPair:
-    gate.check(db.info.client_addr, body.username)
-    pepper = _pepper(db)
-    jti = new_jti()
-    ttl = f"{tokens.refresh_seconds} seconds"
-
-    async def work(conn: AsyncConnection[Any]) -> dict[str, Any]:
-        cur = await conn.execute("select status, user_id, role, token_version, locked_until"
-                                 " from api.login(%s, %s, %s, %s::inet, %s)",
-                                 [body.username, body.password, pepper, db.info.client_addr, db.info.request_id])
-        status, user_id, role, version, until = await cur.fetchone() or ("bad_credentials", None, None, None, None)
-        if status == "ok":
-            await conn.execute("select api.open_session(%s, %s, %s, %s::interval)",
-                               [user_id, version, token_hash(jti), ttl])
-        return {"status": status, "user_id": user_id, "role": role, "token_version": version, "locked_until": until}
-
-    row = await db.transaction(work, read_only=False, crypto=False)
-    if row["status"] != "ok":
-        raise _refused(row["status"], row["locked_until"])
-    return _pair(tokens, row, tokens.refresh(row["user_id"], jti))
+    device = tokens.device_id(body.device_token, username=body.username)
+    jti, new_device = new_jti(), new_jti()
+    async with gate.crypt(db.info.client_addr, username=body.username, device_id=device) as attempt:
+        row = await db.call_one("api.login", body.username, body.password, _pepper(db), db.info.client_addr,
+                                db.info.request_id, token_hash(device) if device else None, token_hash(new_device),
+                                token_hash(jti), f"{tokens.refresh_seconds} seconds")
+        if row["status"] != "ok":
+            attempt.failed()
+            raise _refused(row["status"], row["locked_until"])
+    user_id = row["user_id"]
+    issued = tokens.device(user_id, body.username, new_device) if row["device_issued"] else body.device_token
+    return _pair(tokens, user_id, row["role"], row["token_version"], tokens.refresh(user_id, jti), issued)
 
 
 @router.post("/token/refresh", summary="Exchange a refresh token (single use) for a new pair",
@@ -162,7 +173,7 @@ async def refresh(body: RefreshRequest, db: PublicConn, tokens: TokenIssuer) -> 
                             f"{tokens.refresh_seconds} seconds")
     if row["status"] != "ok":
         raise not_authenticated("The refresh token is no longer valid: log in again.")
-    return _pair(tokens, row, following)
+    return _pair(tokens, row["user_id"], row["role"], row["token_version"], following)
 
 
 @router.post("/logout", status_code=204, summary="End this session (its refresh tokens stop working)",
@@ -187,24 +198,16 @@ async def me(db: CallerConn) -> Me:
 
 @router.put("/me/password", summary="Change the password; every older token is revoked, new ones returned",
             responses={**PROTECTED, **responses(429)})
-async def change_password(body: NewPassword, db: CallerConn, tokens: TokenIssuer) -> TokenPair:
-    pepper = _pepper(db)
+async def change_password(body: NewPassword, db: CallerConn, tokens: TokenIssuer, gate: CryptGate) -> TokenPair:
     assert db.caller is not None
-    refresh = tokens.refresh(db.caller.user_id)
-    ttl = f"{tokens.refresh_seconds} seconds"
     caller = db.caller
-
-    async def work(conn: AsyncConnection[Any]) -> dict[str, Any]:
-        cur = await conn.execute("select status, token_version, locked_until from api.change_password(%s, %s, %s)",
-                                 [body.current_password, body.new_password, pepper])
-        status, version, until = await cur.fetchone() or ("bad_credentials", None, None)
-        if status == "ok":
-            await conn.execute("select api.open_own_session(%s, %s::interval)", [token_hash(refresh.jti), ttl])
-        return {"status": status, "user_id": caller.user_id, "role": caller.role, "token_version": version,
-                "locked_until": until}
-
-    row = await db.transaction(work, read_only=False, crypto=False)
-    if row["status"] != "ok":
-        raise _refused(row["status"], row["locked_until"])
-    return _pair(tokens, row, refresh)
-
+    refresh = tokens.refresh(caller.user_id)
+    device = tokens.device_id(body.device_token, user_id=caller.user_id)
+    async with gate.crypt(db.info.client_addr, user_id=caller.user_id, device_id=device) as attempt:
+        row = await db.call_one("api.change_password", body.current_password, body.new_password, _pepper(db),
+                                token_hash(device) if device else None, token_hash(refresh.jti),
+                                f"{tokens.refresh_seconds} seconds")
+        if row["status"] != "ok":
+            attempt.failed()
+            raise _refused(row["status"], row["locked_until"])
+    return _pair(tokens, caller.user_id, caller.role, row["token_version"], refresh)
