@@ -79,6 +79,9 @@ class Settings(BaseSettings):
                                        description="Password attempts (login, register, password change) per "
                                        "client address, per user and per username or device per minute, in each "
                                        "API process, checked before any SQL.")
+    api_workers: int = Field(default=1, ge=1, le=1024,
+                             description="How many API processes share the login rate (`strongroom serve "
+                             "--workers` sets it for its workers): each allows its share, rounded up.")
     crypt_slots: int | None = Field(default=None, ge=1,
                                     description="Password checks and hashes (crypt()) one API process runs at "
                                     "once; default half the pool, and always fewer than pool_max_size, so "
@@ -109,6 +112,11 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_home(cls, value: Path) -> Path:
         return value.expanduser().absolute()
+
+    @property
+    def login_rate_per_worker(self) -> int:
+        """This process's share of the login rate: together the workers allow about the configured rate."""
+        return -(-self.login_rate_per_minute // self.api_workers)
 
     @property
     def crypt_concurrency(self) -> int:

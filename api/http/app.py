@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings
-    app.state.gate = Gate(settings.login_rate_per_minute, settings.crypt_concurrency, settings.pool_timeout_seconds)
+    app.state.gate = Gate(settings.login_rate_per_worker, settings.crypt_concurrency, settings.pool_timeout_seconds)
     app.state.periodic = ()
     app.state.calls = housekeeping.call_buffer()
     errors.install(app)

@@ -11,10 +11,12 @@ Two limits, both before any SQL:
   slot (at most `pool_timeout_seconds`, then 503), so password hashing can never hold every connection and
   the other routes keep answering while someone floods this one.
 
-The budgets live in each API process: with W worker processes a key may spend up to W times its budget
-(connections spread over the workers), and the crypt() slots add up likewise, one set per worker and its
-pool. The limit that holds across processes is the lockout in SQL (private.authenticate: per device, per
-account, and a hard limit of consecutive failures), which lives in PostgreSQL.
+The budgets live in each API process. With W workers (`strongroom serve --workers W` tells each one W) every
+worker allows its share, ceil(rate / W), so a client whose connections spread over the workers gets about
+the configured rate and never W times it; a client on one kept-alive connection reaches one worker and gets
+its share only (the safe side). The crypt() slots are per worker too, each bounding its own pool. The limit
+that holds exactly across processes is the lockout in SQL (private.authenticate: per device, per account,
+and a hard limit of consecutive failures), which lives in PostgreSQL.
 """
 
 from __future__ import annotations

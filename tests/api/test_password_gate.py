@@ -181,3 +181,11 @@ def test_a_flood_of_password_changes_leaves_other_users_answered(
 
     assert bob_statuses == [200] * 10
     assert set(flood_statuses) <= {401, 503} and 401 in flood_statuses
+
+
+def test_each_worker_allows_its_share_of_the_login_rate(
+        live_api: Callable[..., LiveApi], clients: Callable[[LiveApi, str], httpx.Client]) -> None:
+    # What `strongroom serve --workers 2` tells each worker: one process here, holding half the budget.
+    api = live_api(login_rate_per_minute="4", api_workers="2")
+    client = clients(api, "127.0.0.2")
+    assert [login(client, f"user{i}", WRONG).status_code for i in range(3)] == [401, 401, 429]

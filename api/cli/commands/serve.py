@@ -37,8 +37,10 @@ def serve(args: argparse.Namespace) -> None:
     print(f"Strongroom API on http://{host}:{port} — Swagger UI at http://{host}:{port}/docs (Ctrl-C stops it)")
     # The API writes its own JSON access log (api/http/edge.py); a stop (Ctrl-C, SIGTERM) lets in-flight
     # requests finish for up to 30 seconds. The API's CPU is the usual limit, so one process per core. Each
-    # worker has its own pool, login throttle and API-call buffer; sealing takes a table lock, so the
-    # workers' seals queue up instead of overlapping.
+    # worker has its own pool, password-attempt budgets and API-call buffer; sealing takes a table lock, so
+    # the workers' seals queue up instead of overlapping. Each worker learns how many there are, so that
+    # together they allow the configured login rate, not that many times it (api/http/throttle.py).
+    os.environ["STRONGROOM_API_WORKERS"] = str(max(1, args.workers))
     uvicorn.run("api.http.app:app", host=host, port=port, workers=args.workers, log_level="info",
                 server_header=False, proxy_headers=False, access_log=False, timeout_graceful_shutdown=30)
 
