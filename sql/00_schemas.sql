@@ -1,4 +1,4 @@
--- Schemas, their documentation, default privileges and the generic error codes.
+-- Schemas, their documentation, default privileges, the generic error codes and the shared input check.
 -- The schemas themselves are created by the first migration; this file says what they are for.
 
 comment on schema api is 'The functions clients (the API, through a caller role) may call, and nothing else.';
@@ -14,9 +14,28 @@ alter default privileges in schema audit revoke execute on functions from public
 insert into private.error_codes (sqlstate, name, http_status, description) values
     ('SRN01', 'not_found', 404, 'The object does not exist, or it belongs to someone else.'),
     ('SRF01', 'forbidden', 403, 'The caller''s role may not do this.'),
-    ('SRA01', 'not_authenticated', 401, 'No caller is set for this transaction (call api.begin_request first).')
+    ('SRA01', 'not_authenticated', 401, 'No caller is set for this transaction (call api.begin_request first).'),
+    ('SRP50', 'bad_input', 422, 'A value is missing, too long or out of range.')
 on conflict (sqlstate) do update
     set name = excluded.name, http_status = excluded.http_status, description = excluded.description;
+
+-- The input check every api function that takes text uses (orders, entries, vault).
+create or replace function private.check_field_text(p_name text, p_value text, p_max integer, p_required boolean)
+returns void
+language plpgsql immutable
+set search_path = ''
+as $$
+begin
+    if p_required and (p_value is null or pg_catalog.btrim(p_value) = '') then
+        raise exception '% is required', p_name using errcode = 'SRP50';
+    end if;
+    if pg_catalog.length(p_value) > p_max then
+        raise exception '% is too long: at most % characters', p_name, p_max using errcode = 'SRP50';
+    end if;
+end
+$$;
+comment on function private.check_field_text(text, text, integer, boolean) is
+    'Input policy for text arguments: required and length, with a message naming the field (SRP50).';
 
 -- What /ready compares with the files it was deployed with: the applied migrations and installed code.
 create or replace function api.installed_code() returns table (kind text, name text, sha256 text)

@@ -11,33 +11,10 @@
 -- the request (a raise would roll it back); the API answers 404 for no row.
 
 insert into private.error_codes (sqlstate, name, http_status, description) values
-    ('SRP50', 'bad_input', 422, 'A value is missing, too long or out of range.'),
     ('SRC50', 'bad_status_transition', 409, 'The order''s status cannot change that way; the message says why.'),
     ('SRF52', 'order_status_admin_only', 403, 'Only an admin may move an order to processing or shipped.')
 on conflict (sqlstate) do update
     set name = excluded.name, http_status = excluded.http_status, description = excluded.description;
--- No longer raised: an object the caller may not see is answered with no row (see above).
-delete from private.error_codes where sqlstate in ('SRN50', 'SRN51');
-
--- Helpers shared by the api files 50-53 (orders, entries, vault, keys).
-
--- This file had its own copy of private.require_caller() (10_context.sql); existing databases drop it.
-drop function if exists private.caller_id_or_raise();
-
-create or replace function private.check_field_text(p_name text, p_value text, p_max integer, p_required boolean)
-returns void
-language plpgsql immutable set search_path = '' as $$
-begin
-    if p_required and (p_value is null or pg_catalog.btrim(p_value) = '') then
-        raise exception '% is required', p_name using errcode = 'SRP50';
-    end if;
-    if pg_catalog.length(p_value) > p_max then
-        raise exception '% is too long: at most % characters', p_name, p_max using errcode = 'SRP50';
-    end if;
-end $$;
-comment on function private.check_field_text(text, text, integer, boolean) is
-    'Input policy for text arguments: required and length, with a message naming the field (SRP50).';
-
 
 -- Orders.
 
@@ -250,3 +227,28 @@ comment on function api.set_order_status(integer, text) is
     'Moves an order along pending -> processing -> shipped, or cancels it; SRC50 with the reason otherwise. '
     'Admins make any allowed move; a user may only cancel their own order. No row when the order is not '
     'visible to the caller (the refusal is logged).';
+
+-- An order's history: its order_logs rows, to whoever may see the order (private.visible_order; no row
+-- otherwise, the refusal logged). Every visible order has at least its 'created' event. Auditors have
+-- audit.order_history (sql/80_dba_queries.sql), without the ownership check.
+
+create or replace function api.order_history(p_order_id integer)
+returns table (id integer, order_id integer, "timestamp" timestamp, action text, details text,
+               actor_id integer, request_id text)
+language plpgsql
+security definer  -- the caller roles may not read order_logs; visibility is checked first
+set search_path = ''
+as $$
+begin
+    if private.visible_order(p_order_id) is null then
+        return;  -- not the caller's: refusal logged, no row
+    end if;
+    return query
+        select l.id, l.order_id, l.timestamp, l.action::text, l.details, l.actor_id, l.request_id
+          from public.order_logs l
+         where l.order_id = p_order_id
+         order by l.id;
+end
+$$;
+comment on function api.order_history(integer) is
+    'The events of one order (created, status changes), oldest first: own orders, or any for an admin. No row otherwise (the refusal is logged).';

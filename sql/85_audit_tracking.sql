@@ -1,4 +1,4 @@
--- Which tables the change-audit trigger watches: the one list (DESIGN §5).
+-- Which tables the change-audit trigger watches: the one list (README, "For DBAs: auditing").
 --
 -- Each line names a table and the columns whose values never reach a log. Besides the ones named, every
 -- bytea column and every column whose name says password, secret, cipher, blind or token is redacted

@@ -1,0 +1,1 @@
+-- Nothing to restore: the codes and the function were unused when they were removed.
