@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -34,6 +36,8 @@ class Mapping:
     status: int
     name: str
     title: str
+    detail: str = ""
+    """What the client shows, when the title alone would not say what to do."""
 
 
 # Our classes (CONTRIBUTING.md), used for a code that private.error_codes does not list.
@@ -69,7 +73,19 @@ PG_STATUS: dict[str, Mapping] = {
     "57P01": Mapping(503, "unavailable", "Database unavailable"),
     "57P03": Mapping(503, "unavailable", "Database unavailable"),
     "25006": Mapping(500, "internal", "Internal error"),
+    # Class 53: the server ran out of something. A full disk needs an operator, so it is no 503 with
+    # Retry-After (a client would retry what cannot succeed); each is logged at error level, and /ready
+    # reports it (note_resource_error).
+    "53100": Mapping(507, "disk_full", "The database server's disk is full",
+                     "The database server's disk is full: nothing was saved. Retrying will not help until an "
+                     "operator frees space."),
+    "53200": Mapping(503, "out_of_memory", "The database server is out of memory"),
+    "53300": Mapping(503, "too_many_connections", "The database server has no connection free"),
+    "53400": Mapping(503, "configuration_limit_exceeded", "A database server limit was reached"),
 }
+INSUFFICIENT_RESOURCES = Mapping(503, "insufficient_resources", "The database server is out of a resource")
+# How long /ready keeps reporting a class-53 error after the last request that met one.
+RESOURCE_ERROR_SECONDS = 30.0
 
 INTERNAL = Mapping(500, "internal", "Internal error")
 UNAVAILABLE = Mapping(503, "unavailable", "Database unavailable")
@@ -81,7 +97,7 @@ HTTP_TITLES = {
     400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
     405: "Method not allowed", 406: "Not acceptable", 409: "Conflict", 413: "Request body too large",
     415: "Unsupported media type", 422: "Invalid request", 429: "Too many requests",
-    500: "Internal error", 503: "Service unavailable",
+    500: "Internal error", 503: "Service unavailable", 507: "Insufficient storage",
 }
 
 
@@ -111,7 +127,9 @@ def mapping_for(sqlstate: str | None) -> Mapping:
         return PG_STATUS[sqlstate]
     if sqlstate.startswith("SR") and sqlstate[:3] in CLASS_STATUS:
         return CLASS_STATUS[sqlstate[:3]]
-    if sqlstate.startswith(("08", "53", "57P")):
+    if sqlstate.startswith("53"):
+        return INSUFFICIENT_RESOURCES
+    if sqlstate.startswith(("08", "57P")):
         return UNAVAILABLE
     if sqlstate.startswith("22"):  # data exceptions: the input's value, whatever the exact code
         return PG_STATUS["22P02"]
@@ -172,7 +190,7 @@ def from_database(error: psycopg.Error) -> Problem:
         if error.diag.message_hint:
             detail += f" ({error.diag.message_hint})"
     else:
-        detail = mapping.title + "."
+        detail = mapping.detail or mapping.title + "."
     headers = {"WWW-Authenticate": "Bearer"} if mapping.status == 401 else None
     return Problem(mapping.status, mapping.name, detail, title=mapping.title, headers=headers,
                    extra={"sqlstate": sqlstate} if ours else None)
@@ -223,11 +241,29 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(psycopg.Error)
     async def _database(request: Request, exc: psycopg.Error) -> Response:
         problem = from_database(exc)
-        if problem.status >= 500:
+        if exc.sqlstate and exc.sqlstate.startswith("53"):
+            note_resource_error(request.app, problem.name, exc.sqlstate)
+            log.error("database out of resources: an operator must act",
+                      extra={"sqlstate": exc.sqlstate, "code": problem.name, "request_id": request_id_of(request)})
+        elif problem.status >= 500:
             log.warning("database error", extra={"sqlstate": exc.sqlstate, "error": type(exc).__name__,
                                                   "request_id": request_id_of(request)})
         return problem_response(request, problem.status, problem.name, problem.title, problem.detail,
                                 problem.headers, problem.extra)
+
+
+def note_resource_error(app: FastAPI, name: str, sqlstate: str) -> None:
+    """Remember the last class-53 error (disk full, out of memory, ...) for /ready to report."""
+    app.state.resource_error = {"code": name, "sqlstate": sqlstate, "at": time.monotonic(),
+                                "seen": datetime.now(UTC).isoformat(timespec="seconds")}
+
+
+def recent_resource_error(app: FastAPI) -> dict[str, Any] | None:
+    """The last class-53 error if a request met one in the last RESOURCE_ERROR_SECONDS, else None."""
+    seen = getattr(app.state, "resource_error", None)
+    if seen is None or time.monotonic() - seen["at"] > RESOURCE_ERROR_SECONDS:
+        return None
+    return {k: v for k, v in seen.items() if k != "at"}
 
 
 def problem_schema() -> dict[str, Any]:

@@ -9,6 +9,7 @@ import psycopg
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from api.http.errors import recent_resource_error
 from api.http.pool import connection
 from api.postgres.migrate import code_files, migration_ids, sha256
 
@@ -57,6 +58,10 @@ async def ready(request: Request) -> JSONResponse:
         return _unavailable({"reason": "migrations not current: run `strongroom db migrate`", "stale": stale})
     if matches is False:  # None: no active key yet, nothing to check against
         return _unavailable({"reason": WRONG_MASTER_KEY})
+    resource = recent_resource_error(request.app)
+    if resource is not None:  # the database answers, but a write just failed for want of disk (or memory)
+        return _unavailable({"reason": f"the database server ran out of a resource ({resource['code']}, "
+                                       f"SQLSTATE {resource['sqlstate']}): an operator must act", **resource})
     return JSONResponse({"status": "ready", "postgresql": version})
 
 
