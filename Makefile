@@ -18,10 +18,10 @@ $(VENV)/.installed: pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "Strongroom needs Python 3.12 or newer; none was found on PATH." >&2; exit 1; fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,notebook]'
 	@touch $@
 
-venv: $(VENV)/.installed ## create .venv and install the project with its dev tools
+venv: $(VENV)/.installed ## create .venv and install the project with its dev and notebook tools
 
 run: venv ## start the database, migrate, and serve the API in the foreground
 	$(VENV)/bin/strongroom secrets init

@@ -8,7 +8,20 @@ expires and once more after a 401, and retries a request that never got an answe
 anything twice: reads, and creations that carry an `Idempotency-Key` (the same key on every attempt, so the
 server answers the retry with the first response). Every failure reaches the caller as one of three exceptions
 the UI can word for a person: `Unreachable` (no answer: server down, timeout), `SessionExpired` (log in
-again), `ApiError` (the server said no, with its problem+json details).
+again), `ApiError` (the server said no, with its problem+json document in `.problem`).
+
+From Python code or a notebook::
+
+    from api.client import ApiClient
+
+    with ApiClient("http://127.0.0.1:8000") as api:
+        api.login("alice", "correct horse battery staple")
+        api.create_order("20 boxes of A4 paper", encrypt=True)
+        api.all_orders().to_frame()           # a pandas DataFrame (pip install 'strongroom[notebook]')
+
+Lists come back as `Rows` (a list of dicts with `.to_frame()`). The client keeps nothing it received: a
+decrypted secret (a note's content, a vault password) exists only in the object a method returns, and
+`Rows.to_frame()` of vault sites never has a secret column.
 """
 
 from __future__ import annotations
@@ -19,20 +32,30 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote
 
 import httpx
 
+from api import reencryption
 from api.reencryption import Step
+
+if TYPE_CHECKING:
+    import pandas
 
 DEFAULT_API = "http://127.0.0.1:8000"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 Json = Any
+
+TIME_COLUMNS = frozenset({"at", "timestamp", "logged_at"})
+"""Columns (besides every `*_at`) that `Rows.to_frame()` turns into timezone-aware datetimes."""
+SECRET_COLUMNS = frozenset({"password", "secret", "content", "notes"})
+"""Columns a `Rows.to_frame(secrets=False)` (the default for vault lists) leaves out."""
 
 
 class ClientError(Exception):
@@ -135,20 +158,61 @@ def _problem(response: httpx.Response) -> ApiError:
     )
 
 
-def _items(page: Json) -> tuple[list[dict[str, Json]], str | None]:
+class Rows(list[dict[str, Json]]):
+    """The rows of a list route: a plain list of dicts, plus `to_frame()` for notebooks."""
+
+    def __init__(self, rows: Iterable[dict[str, Json]] = (), *, secrets: bool = True) -> None:
+        super().__init__(rows)
+        self.secrets = secrets
+        """False for lists that must never carry a secret column into a DataFrame (vault sites)."""
+
+    def to_frame(self) -> pandas.DataFrame:
+        """A pandas DataFrame of the rows: time columns as UTC datetimes, `id` as the index when there is one.
+
+        Needs pandas (`pip install 'strongroom[notebook]'`). Secret columns are left out of lists that hold
+        none by contract (vault sites), so a frame shown in a notebook cannot reveal one by accident.
+        """
+        try:
+            import pandas
+        except ImportError:
+            raise ImportError("Rows.to_frame() needs pandas: pip install 'strongroom[notebook]'") from None
+        frame = pandas.DataFrame(list(self))
+        if not self.secrets:
+            frame = frame.drop(columns=[c for c in frame.columns if c in SECRET_COLUMNS])
+        for column in frame.columns:
+            if column in TIME_COLUMNS or str(column).endswith("_at"):
+                frame[column] = pandas.to_datetime(frame[column], utc=True, format="ISO8601")
+        if "id" in frame.columns and frame["id"].is_unique:
+            frame = frame.set_index("id")
+        return frame
+
+    def _repr_html_(self) -> str | None:
+        """Jupyter shows a list of rows as a table when pandas is there."""
+        try:
+            return str(self.to_frame()._repr_html_())
+        except ImportError:
+            return None
+
+
+def _items(page: Json) -> tuple[Rows, str | None]:
     """A list route's answer as (rows, next cursor): a bare list, or a keyset page `{items, next}`."""
     if isinstance(page, list):
-        return page, None
+        return Rows(page), None
     cursor = page.get("next")
-    return list(page.get("items") or []), str(cursor) if cursor is not None else None
+    return Rows(page.get("items") or []), str(cursor) if cursor is not None else None
 
 
 class ApiClient:
-    """One user's conversation with the API. Thread-safe: the UI's worker threads share one instance."""
+    """One user's conversation with the API. Thread-safe: the UI's worker threads share one instance.
+
+    `base_url` is the API's address; `timeout` bounds every request (seconds); `retries` is how many more
+    times a request that never got an answer is sent when that is safe (reads, and creations with an
+    Idempotency-Key). Use it as a context manager, or call `close()`.
+    """
 
     def __init__(self, base_url: str = DEFAULT_API, *, timeout: float = 10.0, retries: int = 1,
                  refresh_margin: float = 60.0, transport: httpx.BaseTransport | None = None,
-                 device_file: Path | None = None) -> None:
+                 device_file: Path | None = None, user_agent: str = "strongroom-gui") -> None:
         self.base_url = base_url.rstrip("/")
         self.device_file = device_file
         self._devices = self._load_devices()
@@ -160,10 +224,20 @@ class ApiClient:
         self.on_session_change: Callable[[Session | None], None] = lambda _s: None
         self._refresh_lock = threading.Lock()
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
-                                  headers={"Accept": "application/json", "User-Agent": "strongroom-gui"})
+                                  headers={"Accept": "application/json", "User-Agent": user_agent})
 
     def close(self) -> None:
         self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:  # never the tokens
+        return f"<ApiClient {self.base_url} {'logged in' if self.session else 'not logged in'}>"
 
     # -- the plumbing -------------------------------------------------------------------------------
 
@@ -257,7 +331,12 @@ class ApiClient:
     # -- accounts -----------------------------------------------------------------------------------
 
     def health(self) -> Json:
+        """`/health`: the API process answers."""
         return self.call("GET", "/health", auth=False)
+
+    def ready(self) -> Json:
+        """`/ready`: the database is reachable and its code is current (ApiError 503 otherwise)."""
+        return self.call("GET", "/ready", auth=False)
 
     def _load_devices(self) -> dict[str, str]:
         if self.device_file is None:
@@ -288,6 +367,7 @@ class ApiClient:
         return self._devices.get(username.lower())
 
     def login(self, username: str, password: str) -> Session:
+        """Log in; the tokens stay in this object's memory and are refreshed silently before they expire."""
         body = {"username": username, "password": password}
         if device := self.device_token(username):
             body["device_token"] = device
@@ -315,9 +395,18 @@ class ApiClient:
         return self.call("POST", "/register", json={"username": username, "password": password}, auth=False)
 
     def me(self) -> Json:
+        """The caller's account (id, username, role, ...)."""
         return self.call("GET", "/me")
 
+    def logout_everywhere(self) -> None:
+        """Revoke every token of the caller, on every device, then forget this session."""
+        try:
+            self.call("POST", "/logout/all")
+        finally:
+            self._end_session()
+
     def logout(self) -> None:
+        """End this session: its refresh token stops working on the server, the tokens are forgotten here."""
         try:
             if self.session is not None:
                 self.call("POST", "/logout", json={"refresh_token": self.session.refresh_token})
@@ -334,14 +423,17 @@ class ApiClient:
 
     # -- orders -------------------------------------------------------------------------------------
 
-    def create_order(self, description: str, status: str, encrypt: bool, idempotency_key: str) -> Json:
+    def create_order(self, description: str, status: str = "pending", encrypt: bool = False,
+                     idempotency_key: str | None = None) -> Json:
         """Create the order (idempotent); a status other than the initial one is then set as a change.
 
         The API creates every order in its initial status and moves it along the allowed transitions, so the
         form's status is a creation followed by a status change (refused by the database if not allowed).
+        `encrypt` stores the description encrypted in the database. Without an `idempotency_key` a fresh one
+        is made: a retry of this call after a lost answer still creates the order once.
         """
         order = self.call("POST", "/orders", json={"description": description, "sensitive": encrypt},
-                          idempotency_key=idempotency_key)
+                          idempotency_key=idempotency_key or new_idempotency_key())
         if status and order.get("status") != status:
             try:
                 order = self.set_order_status(int(order["id"]), status)
@@ -350,29 +442,47 @@ class ApiClient:
         return order
 
     def list_orders(self, status: str | None = None, limit: int = 50,
-                    cursor: str | None = None) -> tuple[list[dict[str, Json]], str | None]:
+                    cursor: str | None = None) -> tuple[Rows, str | None]:
+        """One page of orders (the caller's; an admin's: everyone's), newest first, and the next page's cursor."""
         return _items(self.call("GET", "/orders", params={"status": status, "limit": limit, "cursor": cursor}))
 
+    def all_orders(self, status: str | None = None, *, max_rows: int = 10_000) -> Rows:
+        """Every order the caller may see (up to `max_rows`), walking the pages."""
+        return self._all(lambda cursor: self.list_orders(status, 200, cursor), max_rows)
+
     def get_order(self, order_id: int) -> Json:
+        """One order, its description decrypted when it is sensitive."""
         return self.call("GET", f"/orders/{order_id}")
 
-    def order_history(self, order_id: int) -> list[dict[str, Json]]:
+    def order_history(self, order_id: int) -> Rows:
+        """The order's events (created, each status change), oldest first, with who acted."""
         return _items(self.call("GET", f"/orders/{order_id}/history"))[0]
 
     def set_order_status(self, order_id: int, status: str) -> Json:
+        """Move an order along (the database decides which transitions the caller may make)."""
         return self.call("PATCH", f"/orders/{order_id}", json={"status": status})
+
+    def _all(self, page: Callable[[str | None], tuple[Rows, str | None]], max_rows: int) -> Rows:
+        rows, cursor = page(None)
+        while cursor is not None and len(rows) < max_rows:
+            more, cursor = page(cursor)
+            rows.extend(more)
+        return Rows(rows[:max_rows])
 
     # -- notes (entries) ----------------------------------------------------------------------------
 
-    def list_notes(self) -> list[dict[str, Json]]:
+    def list_notes(self) -> Rows:
+        """The caller's notes: titles and dates, never the (encrypted) content."""
         return _items(self.call("GET", "/entries"))[0]
 
     def get_note(self, note_id: int) -> Json:
+        """One note with its content decrypted (only in the returned object)."""
         return self.call("GET", f"/entries/{note_id}")
 
-    def create_note(self, title: str, content: str, idempotency_key: str) -> Json:
+    def create_note(self, title: str, content: str, idempotency_key: str | None = None) -> Json:
+        """Save a note; its content is encrypted in the database."""
         return self.call("POST", "/entries", json={"title": title, "content": content},
-                         idempotency_key=idempotency_key)
+                         idempotency_key=idempotency_key or new_idempotency_key())
 
     def update_note(self, note_id: int, title: str, content: str) -> Json:
         return self.call("PUT", f"/entries/{note_id}", json={"title": title, "content": content})
@@ -382,23 +492,29 @@ class ApiClient:
 
     # -- password vault -----------------------------------------------------------------------------
 
-    def generate_password(self, length: int, classes: list[str], exclude_lookalikes: bool) -> str:
+    def generate_password(self, length: int = 20, classes: Iterable[str] = ("lower", "upper", "digits", "symbols"),
+                          exclude_lookalikes: bool = True) -> str:
+        """A random password made by the database from the chosen character classes."""
+        classes = list(classes)
         flags = {name: str(name in classes).lower() for name in ("lower", "upper", "digits", "symbols")}
         answer = self.call("GET", "/passwords/generate", params={
             "length": length, **flags, "exclude_lookalikes": str(exclude_lookalikes).lower()})
         return str(answer["password"] if isinstance(answer, dict) else answer)
 
-    def save_password(self, website: str, login: str, password: str, idempotency_key: str) -> Json:
+    def save_password(self, website: str, login: str, password: str, idempotency_key: str | None = None) -> Json:
+        """Save a login for a site; the password is encrypted in the database."""
         return self.call("POST", "/passwords", json={"website": website, "username": login, "password": password},
-                         idempotency_key=idempotency_key)
+                         idempotency_key=idempotency_key or new_idempotency_key())
 
-    def list_sites(self) -> list[dict[str, Json]]:
-        return _items(self.call("GET", "/passwords"))[0]
+    def list_sites(self) -> Rows:
+        """The caller's sites and logins, without secrets (and `to_frame()` never shows a secret column)."""
+        return Rows(_items(self.call("GET", "/passwords"))[0], secrets=False)
 
-    def lookup_password(self, website: str) -> list[dict[str, Json]]:
+    def lookup_password(self, website: str) -> Rows:
+        """The caller's logins for a site with their passwords decrypted: the only place they exist here."""
         answer = self.call("GET", f"/passwords/{quote(website, safe='')}")
         if isinstance(answer, dict) and "items" not in answer:
-            return [answer]
+            return Rows([answer])
         return _items(answer)[0]
 
     def delete_password(self, password_id: int) -> None:
@@ -407,18 +523,26 @@ class ApiClient:
     # -- logs ---------------------------------------------------------------------------------------
 
     def list_logs(self, level: str | None = None, limit: int = 200,
-                  cursor: str | None = None) -> tuple[list[dict[str, Json]], str | None]:
+                  cursor: str | None = None) -> tuple[Rows, str | None]:
+        """One page of log events, newest first (own; an admin's or auditor's: all), and the next cursor."""
         return _items(self.call("GET", "/logs", params={"level": level, "limit": limit, "cursor": cursor}))
 
-    def post_log(self, level: str, message: str) -> Json:
-        return self.call("POST", "/logs", json={"level": level, "component": "gui", "message": message})
+    def all_logs(self, level: str | None = None, *, max_rows: int = 10_000) -> Rows:
+        """Every log event the caller may see (up to `max_rows`, newest first), walking the pages."""
+        return self._all(lambda cursor: self.list_logs(level, 200, cursor), max_rows)
+
+    def post_log(self, level: str, message: str, component: str = "gui") -> Json:
+        """Record one of the client's own events (stored with component `client:<component>`)."""
+        return self.call("POST", "/logs", json={"level": level, "component": component, "message": message})
 
     # -- administration -----------------------------------------------------------------------------
 
-    def list_keys(self) -> list[dict[str, Json]]:
+    def list_keys(self) -> Rows:
+        """Every data key's state and how many rows use it (admins; never key material)."""
         return _items(self.call("GET", "/aes/keys"))[0]
 
     def rotate_key(self) -> Json:
+        """Make a new active data key; old ciphertext still decrypts (admins)."""
         return self.call("POST", "/aes/rotate")
 
     def reencrypt(self, batch_size: int = 500, sweep: bool = False, count: bool = True) -> Json:
@@ -431,10 +555,19 @@ class ApiClient:
         answer = self.reencrypt(step.batch_size, step.sweep, step.count)
         return int(answer["moved"]), answer.get("rows_left")
 
+    def reencrypt_all(self, batch_size: int = 500,
+                      on_progress: Callable[[reencryption.Progress], None] | None = None) -> reencryption.Progress:
+        """Re-encrypt until no row is left on an old key, one committed batch per request, driven by
+        api/reencryption.py (`on_progress` gets each batch's Progress: what a progress bar follows). Stopped
+        early (Ctrl-C, a lost connection), every row still decrypts; run it again to finish."""
+        return reencryption.run(self.reencrypt_step, batch_size, on_progress=on_progress)
+
     def retire_key(self, key_id: int) -> Json:
+        """Destroy a decrypt-only key's material once no row uses it (admins)."""
         return self.call("POST", f"/aes/keys/{key_id}/retire")
 
-    def list_users(self) -> list[dict[str, Json]]:
+    def list_users(self) -> Rows:
+        """Every account with its role and state (admins)."""
         return _items(self.call("GET", "/users"))[0]
 
     def user_action(self, user_id: int, action: str) -> Json:
