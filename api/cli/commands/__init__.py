@@ -18,7 +18,7 @@ import psycopg
 
 from api.cli.errors import CommandFailed
 from api.postgres.target import resolve
-from api.settings import get_settings
+from api.settings import Settings, get_settings
 
 Handler = Callable[[argparse.Namespace], Any]
 
@@ -43,14 +43,16 @@ def command_group(subparsers: argparse._SubParsersAction, name: str, help_text: 
     return add
 
 
-def admin_connection(*, as_owner: bool = False, master_key: bool = False) -> psycopg.Connection:
+def admin_connection(*, as_owner: bool = False, master_key: bool = False,
+                     settings: Settings | None = None) -> psycopg.Connection:
     """An autocommit connection with the administrative DSN (the embedded server's superuser, or
     DATABASE_URL's login), for commands that call SQL functions and procedures one at a time.
 
     `as_owner` switches the session to strongroom_owner; `master_key` sets the master key for the session,
     so such a connection serves one command and is closed with it (`with admin_connection(...) as conn`).
+    `settings` default to the process's (an `api.instance.Instance` passes its own).
     """
-    settings = get_settings()
+    settings = settings or get_settings()
     key = settings.secret("STRONGROOM_MASTER_KEY") if master_key else None
     conn = psycopg.connect(resolve(settings).admin_dsn, autocommit=True)
     try:

@@ -15,7 +15,7 @@ from psycopg import sql
 from api.cli.commands import admin_connection, command_group, new_secret
 from api.cli.errors import CommandFailed
 from api.rules import PASSWORD_MAX, PASSWORD_MIN, ROLES
-from api.settings import get_settings
+from api.settings import Settings, get_settings
 
 PASSWORD_ENV = "STRONGROOM_ADMIN_PASSWORD"  # noqa: S105 - the variable's name, not a password
 
@@ -55,13 +55,21 @@ def _user_id(conn: psycopg.Connection, username: str) -> int:
 
 
 def create_admin(args: argparse.Namespace) -> None:
-    pepper = get_settings().secret("STRONGROOM_PEPPER")
+    settings = get_settings()
+    settings.secret("STRONGROOM_PEPPER")  # a missing pepper stops here, before a password is asked for
     password = new_secret(PASSWORD_ENV, "Password for the new administrator", "password")
-    with admin_connection() as conn:
+    user_id = create_administrator(settings, args.username, password, args.email)
+    print(f"created administrator {args.username} (id {user_id})")
+
+
+def create_administrator(settings: Settings, username: str, password: str, email: str | None = None) -> int:
+    """Make an administrator through the real registration function (password policy included); its id."""
+    pepper = settings.secret("STRONGROOM_PEPPER")
+    with admin_connection(settings=settings) as conn:
         row = conn.execute("select private.create_user(%s, %s, %s, %s, 'admin')",
-                           [args.username, password, pepper, args.email]).fetchone()
+                           [username, password, pepper, email]).fetchone()
     assert row is not None
-    print(f"created administrator {args.username} (id {row[0]})")
+    return int(row[0])
 
 
 def list_users(_: argparse.Namespace) -> int:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+from collections.abc import Callable
 
 from api.cli.commands import command_group
 from api.cli.errors import CommandFailed
 from api.postgres import migrate as migrations
 from api.postgres.embedded import EmbeddedServer, check_server, embedded_server
 from api.postgres.target import Target, resolve
-from api.settings import get_settings
+from api.settings import Settings, get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,11 +48,15 @@ def _require_running() -> None:
 
 
 def start(_: argparse.Namespace) -> None:
-    server = _server()
+    print(start_database(get_settings()))
+
+
+def start_database(settings: Settings) -> str:
+    """Start the embedded server (initialising it the first time), or check DATABASE_URL's; one line back."""
+    server = embedded_server(settings)
     if server is None:
-        print(f"DATABASE_URL is set: using that server ({_external(_target())}); nothing to start")
-        return
-    print(server.start())
+        return f"DATABASE_URL is set: using that server ({_external(resolve(settings))}); nothing to start"
+    return server.start()
 
 
 def stop(_: argparse.Namespace) -> None:
@@ -96,13 +101,8 @@ def psql(_: argparse.Namespace) -> None:
 
 def migrate(args: argparse.Namespace) -> None:
     settings = get_settings()
-    target = resolve(settings)
-    if target.embedded:
-        _require_running()
-    else:
-        _external(target)
     if args.dry_run:
-        plan = migrations.plan(target.admin_dsn)
+        plan = migrations.plan(_running(settings).admin_dsn)
         if plan.nothing:
             print("nothing to do: the database is up to date")
         for name in plan.migrations:
@@ -111,12 +111,30 @@ def migrate(args: argparse.Namespace) -> None:
             print(f"would re-apply sql/{name}")
         return
     if args.break_lock:
-        migrations.break_lock(target.admin_dsn)
+        migrations.break_lock(_running(settings).admin_dsn)
         print("removed the migration lock")
-    # Without the master key, migrate still runs; it only cannot re-wrap data keys of an older format.
-    master = settings.secret("STRONGROOM_MASTER_KEY") if settings.master_key else None
-    done = migrations.migrate(target.admin_dsn, master_key=master)
+    done = migrate_database(settings)
     if done.nothing:
         print("nothing to do: the database is up to date")
     else:
         print(f"applied {len(done.migrations)} migration(s) and {len(done.code)} code file(s)")
+
+
+def migrate_database(settings: Settings, say: Callable[[str], None] = print) -> migrations.Plan:
+    """Roles, pending migrations, then the database code, on the server the settings name (which must run)."""
+    target = _running(settings)
+    # Without the master key, migrate still runs; it only cannot re-wrap data keys of an older format.
+    master = settings.secret("STRONGROOM_MASTER_KEY") if settings.master_key else None
+    return migrations.migrate(target.admin_dsn, master_key=master, say=say)
+
+
+def _running(settings: Settings) -> Target:
+    """The settings' server, refusing an embedded one that is not running or an external one that does not
+    answer."""
+    target = resolve(settings)
+    server = embedded_server(settings)
+    if server is None:
+        _external(target)
+    elif not server.running():
+        raise CommandFailed("the embedded PostgreSQL is not running: start it with `strongroom db start`")
+    return target

@@ -6,9 +6,10 @@ import argparse
 import base64
 import os
 import secrets as random
+from collections.abc import Mapping
 
 from api.cli.commands import command_group
-from api.settings import SECRET_NAMES, get_settings
+from api.settings import SECRET_NAMES, Settings, get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,15 +22,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def init_secrets(_: argparse.Namespace) -> None:
-    settings = get_settings()
+    print(write_secrets(get_settings()))
+
+
+def write_secrets(settings: Settings, environ: Mapping[str, str] = os.environ) -> str:
+    """Generate the three secrets into `settings.home`/secrets.env (0600) unless they exist there or `environ`
+    sets any of them; returns what happened, in one line. Never returns or prints a secret."""
     path = settings.secrets_file
     if path.exists():
-        print(f"secrets already exist in {path}")
-        return
-    present = [name for name in SECRET_NAMES if os.environ.get(name)]
+        return f"secrets already exist in {path}"
+    present = [name for name in SECRET_NAMES if environ.get(name)]
     if present:
-        print("secrets come from the environment; nothing generated")
-        return
+        return "secrets come from the environment; nothing generated"
     settings.home.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
@@ -37,7 +41,7 @@ def init_secrets(_: argparse.Namespace) -> None:
         out.write("# without STRONGROOM_MASTER_KEY no encrypted field can be read again.\n")
         for name in SECRET_NAMES:
             out.write(f"{name}={base64.b64encode(random.token_bytes(32)).decode()}\n")
-    print(f"generated the server secrets into {path} (mode 0600); back this file up")
+    return f"generated the server secrets into {path} (mode 0600); back this file up"
 
 
 def check_secrets(_: argparse.Namespace) -> None:
