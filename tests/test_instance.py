@@ -1,0 +1,85 @@
+"""`api.instance.Instance`: what `make run` does, from Python, in a folder of the caller's choice.
+
+Real everything: the embedded PostgreSQL of the folder, the migrations, `strongroom serve` in a child process,
+the first administrator through the real registration function.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import httpx
+import pytest
+
+from api.client import ApiError
+from api.instance import Instance
+from api.postgres.embedded import embedded_server
+
+PASSWORD = "a long and private passphrase"
+
+
+def _refused(url: str) -> bool:
+    try:
+        httpx.get(f"{url}/health", timeout=2)
+    except httpx.TransportError:
+        return True
+    return False
+
+
+@pytest.mark.slow
+def test_an_instance_comes_up_in_its_folder_and_stops_everything_on_exit(tmp_path):
+    folder = tmp_path / "strongroom"
+    with Instance(folder, admin_password=PASSWORD, say=lambda _line: None) as strongroom:
+        url, settings = strongroom.url, strongroom.settings
+        assert (folder / "secrets.env").stat().st_mode & 0o777 == 0o600
+        api = strongroom.admin_client()
+        assert api.me()["role"] == "admin"
+        order = api.create_order("20 boxes of A4 paper", encrypt=True)
+        events = strongroom.sql("select source, action from audit.order_history(%s)", (order["id"],))
+        assert {"source": "order_logs", "action": "created"} in events
+        assert strongroom.sql("select ok from audit.verify()") == [{"ok": True}]
+        with pytest.raises(Exception, match="permission denied"):  # the auditor decrypts nothing
+            strongroom.sql("select description from public.orders")
+    assert _refused(url)
+    assert not embedded_server(settings).running()
+
+    # The same folder again: the same secrets and data, the administrator kept.
+    with Instance(folder, admin_password=PASSWORD, say=lambda _line: None) as again:
+        assert again.admin_client().get_order(order["id"])["description"] == "20 boxes of A4 paper"
+
+
+@pytest.mark.slow
+def test_a_killed_kernel_takes_its_api_along_and_the_next_start_reuses_the_database(tmp_path):
+    folder = tmp_path / "strongroom"
+    kernel = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, time
+            from api.instance import Instance
+            strongroom = Instance({str(folder)!r}, admin_password={PASSWORD!r}, say=lambda _l: None).start()
+            print(strongroom.url, flush=True)
+            time.sleep(600)
+        """)], stdout=subprocess.PIPE, text=True, env=os.environ)
+    url = kernel.stdout.readline().strip()
+    assert url.startswith("http://")
+    assert httpx.get(f"{url}/ready", timeout=5).status_code == 200
+    kernel.send_signal(signal.SIGKILL)  # no exit handler runs
+    kernel.wait(10)
+    deadline = time.monotonic() + 30
+    while not _refused(url):  # the API got SIGTERM from the kernel's death
+        assert time.monotonic() < deadline, "the API outlived its kernel"
+        time.sleep(0.1)
+    with Instance(folder, admin_password=PASSWORD, say=lambda _line: None) as again:
+        assert again.admin_client().me()["username"] == "admin"
+
+
+def test_a_wrong_admin_password_for_an_existing_folder_is_refused_by_the_api(tmp_path):
+    with Instance(tmp_path / "s", admin_password=PASSWORD, say=lambda _line: None) as strongroom:
+        strongroom.admin_password = "not the password it was made with"
+        with pytest.raises(ApiError) as raised:
+            strongroom.admin_client()
+        assert raised.value.status == 401
