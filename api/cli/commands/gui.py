@@ -7,6 +7,7 @@ the CLI imports nothing of the GUI, and the client's own exit status and one-lin
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import subprocess
 import sys
 
@@ -23,5 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("gui") is None:
+        print("strongroom gui: the desktop client is not installed here (container images ship the API "
+              "only); install the strongroom wheel on the desktop machine", file=sys.stderr)
+        return 1
     argv = [sys.executable, "-m", "gui", *(["--api", args.api] if args.api else [])]
     return subprocess.call(argv)
