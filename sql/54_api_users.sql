@@ -6,9 +6,12 @@
 -- What a client may see of an account: no hash, nothing else secret.
 create or replace view private.user_accounts as
 select u.id as user_id, u.username, u.email, u.role, coalesce(u.is_active, false) as is_active,
-       u.failed_logins, u.locked_until, u.last_login_at, u.created_at
+       u.failed_logins, u.locked_until, u.last_login_at, u.created_at,
+       u.failures_since_login >= (select s.lockout_hard_limit from private.auth_settings s) as locked_until_unlocked
 from public.users u;
 comment on view private.user_accounts is 'The shape of a user account in api results: never the password hash.';
+comment on column private.user_accounts.locked_until_unlocked is
+    'The account''s shared budget reached the hard limit of consecutive failures: locked until an administrator unlocks it.';
 
 drop function if exists private.require_admin();
 create function private.require_admin() returns int

@@ -100,7 +100,9 @@ class AdminView(ttk.Frame):
     def show_users(self, users: Sequence[dict[str, Any]]) -> None:
         self.users.fill((str(u["user_id"]), (u["user_id"], u.get("username", ""), u.get("role", ""),
                                         "yes" if u.get("is_active", True) else "no",
-                                        str(u.get("locked_until") or "")[:19].replace("T", " "))) for u in users)
+                                        "until unlocked" if u.get("locked_until_unlocked")
+                                        else str(u.get("locked_until") or "")[:19].replace("T", " ")))
+                          for u in users)
 
     def show_progress(self, done: int, total: int, rows_left: int) -> None:
         if total == 0:  # nothing was left to move: that is done, too

@@ -147,3 +147,16 @@ def test_admin_commands_name_an_unknown_user(db, db_dsn, tmp_path):
     done = strongroom(["admin", "unlock", "nobody-here"], db_dsn, tmp_path)
     assert done.returncode == 1
     assert "no user named nobody-here" in done.stderr
+
+
+def test_the_last_admin_locked_until_unlocked_is_listed_so_and_recovered_by_admin_unlock(db, db_dsn, tmp_path):
+    db.execute("select private.set_auth_settings(p_lockout_threshold => 1000, p_lockout_hard_limit => 2)")
+    root = register(db, "root")
+    db.execute("update public.users set role = 'admin' where id = %s", [root])
+    assert [login(db, "root", "wrong wrong wrong")["status"] for _ in range(2)] == ["bad_credentials", "locked"]
+    assert login(db, "root", PASSWORD)["status"] == "locked"
+    assert "locked until unlocked" in strongroom(["admin", "list"], db_dsn, tmp_path).stdout
+
+    assert strongroom(["admin", "unlock", "root"], db_dsn, tmp_path).returncode == 0
+
+    assert login(db, "root", PASSWORD)["status"] == "ok"

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from tests.sql.accounts_support import PASSWORD, PEPPER, account, begin_request, register, set_auth_settings
+from tests.sql.accounts_support import PASSWORD, PEPPER, account, begin_request, make_user, register, set_auth_settings
 from tests.sql.test_accounts_login import WRONG, crypt_calls_during
 
 LOGIN = "select * from api.login(%s, %s, %s, null, null, %s, %s, %s, %s)"
@@ -183,3 +183,38 @@ def test_the_new_settings_are_range_checked(db, setting):
     with pytest.raises(psycopg.Error) as refused:
         set_auth_settings(db, **{setting: 0})
     assert refused.value.sqlstate == "SRP17"
+
+
+def test_registering_a_taken_email_costs_one_crypt_like_a_login(db):
+    register(db, "alice", email="alice@example.org")
+    with db.transaction(), db.cursor(row_factory=dict_row) as cur:
+        cur.execute("set local track_functions = 'all'")
+        count = "select coalesce(pg_stat_get_xact_function_calls('public.crypt(text, text)'::regprocedure), 0) as n"
+        before = cur.execute(count).fetchone()
+        cur.execute("savepoint probe")
+        with pytest.raises(psycopg.Error) as taken:
+            cur.execute("select * from api.register('mallory', %s, %s, 'alice@example.org')", [PASSWORD, PEPPER])
+        cur.execute("rollback to savepoint probe")
+        after = cur.execute(count).fetchone()
+    assert taken.value.sqlstate == "SRC11"
+    assert before is not None and after is not None and after["n"] - before["n"] == 1
+
+
+def test_an_account_at_the_hard_limit_shows_it_to_admins(db, connect):
+    set_auth_settings(db, lockout_threshold=1000, lockout_hard_limit=2)
+    root = make_user(db, "root", "admin")
+    alice = register(db, "alice")
+    api = connect(user="strongroom_authenticator")
+
+    def shown() -> tuple[bool, object]:
+        with api.transaction():
+            begin_request(api, root, "admin")
+            row = api.execute("select locked_until_unlocked, locked_until from api.list_users() where user_id = %s",
+                              [alice]).fetchone()
+        assert row is not None
+        return row[0], row[1]
+
+    login(db, "alice", WRONG)
+    assert shown() == (False, None)
+    login(db, "alice", WRONG)
+    assert shown() == (True, None)

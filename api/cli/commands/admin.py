@@ -75,9 +75,10 @@ def create_administrator(settings: Settings, username: str, password: str, email
 def list_users(_: argparse.Namespace) -> int:
     with admin_connection() as conn:
         rows = conn.execute(
-            "select id, username, role, case when is_active is not true then 'disabled' "
-            "when locked_until > now() then 'locked until ' || locked_until::text else 'active' end "
-            "from public.users order by id").fetchall()
+            "select u.id, u.username, u.role, case when u.is_active is not true then 'disabled' "
+            "when u.failures_since_login >= s.lockout_hard_limit then 'locked until unlocked' "
+            "when u.locked_until > now() then 'locked until ' || u.locked_until::text else 'active' end "
+            "from public.users u cross join private.auth_settings s order by u.id").fetchall()
     print(f"{'id':>6}  {'username':<24} {'role':<8} state")
     for user_id, username, role, state in rows:
         print(f"{user_id:>6}  {username:<24} {role:<8} {state}")

@@ -68,6 +68,7 @@ class Account(Out):
 class Me(Account):
     is_active: bool
     locked_until: datetime | None = None
+    locked_until_unlocked: bool = False
     last_login_at: datetime | None = None
 
 
@@ -140,8 +141,9 @@ def _pepper(db: Db) -> str | None:
 @router.post("/register", status_code=201, summary="Create an account (role user)",
              responses={**PUBLIC, **responses(409, 429)})
 async def register(body: Registration, db: PublicConn, gate: CryptGate) -> Account:
-    # Charged like a login attempt, and one crypt() like a login: an answer "email taken" costs as much.
-    async with gate.crypt(db.info.client_addr, username=body.username):
+    # Charged like a login attempt, and one crypt() like a login: an answer "email taken" costs as much. Its
+    # failures go to a register budget of the name, never to the login budget of the account that has it.
+    async with gate.crypt(db.info.client_addr, username=f"register:{body.username}"):
         return Account.model_validate(await db.call_one("api.register", body.username, body.password,
                                                         _pepper(db), body.email))
 

@@ -22,6 +22,7 @@ class UserAccount(Out):
     is_active: bool
     failed_logins: int | None = None
     locked_until: datetime | None = None
+    locked_until_unlocked: bool = False
     last_login_at: datetime | None = None
     created_at: datetime | None = None
 
