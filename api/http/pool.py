@@ -64,7 +64,8 @@ async def connection(pool: AsyncConnectionPool, timeout: float | None = None) ->
                 await pool.putconn(conn)
                 continue
         try:
-            yield conn
+            async with conn:  # as the pool's own connection(): commit on success, roll back on an error
+                yield conn
         finally:
             await pool.putconn(conn)
         return
