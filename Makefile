@@ -49,13 +49,13 @@ clean: ## remove the virtualenv and caches (not the database)
 	rm -rf $(VENV) .pytest_cache .ruff_cache
 
 # --- desktop client (gui/) ----------------------------------------------------------------------------
-GUI_DEBS := xvfb xdotool
-gui-deps: ## install what the GUI tests need (Xvfb, xdotool; apt-get when root) and check Tk
-	@if command -v Xvfb >/dev/null && command -v xdotool >/dev/null; then :; \
+GUI_DEBS := xvfb xdotool chromium
+gui-deps: ## install what the GUI and /docs tests need (Xvfb, xdotool, chromium; apt-get when root) and check Tk
+	@if command -v Xvfb >/dev/null && command -v xdotool >/dev/null && command -v chromium >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "Installing $(GUI_DEBS) for the GUI tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(GUI_DEBS) >/dev/null; \
-	else echo "The GUI tests need Xvfb and xdotool: install them (Debian/Ubuntu: sudo apt-get install $(GUI_DEBS))" >&2; \
+	else echo "The GUI and /docs tests need Xvfb, xdotool and chromium: install them (Debian/Ubuntu: sudo apt-get install $(GUI_DEBS))" >&2; \
 		exit 1; fi
 	@$(if $(wildcard $(PY)),$(PY),$(or $(PYTHON),python3)) -c 'import tkinter' 2>/dev/null || { \
 		echo "This Python has no tkinter: install Tk for it (Debian/Ubuntu: apt-get install python3-tk tk-dev)" >&2; exit 1; }
