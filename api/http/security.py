@@ -30,6 +30,27 @@ DEVICE = "device"
 REQUIRED = ["exp", "iat", "sub", "jti", "iss", "aud", "typ"]
 
 
+class _HS256(jwt.algorithms.HMACAlgorithm):
+    """PyJWT's HS256, with its key check remembered per key. PyJWT checks on every token that the HMAC
+    secret is not a PEM or DER public key (by trying to parse it: about 0.2 ms a request); the answer
+    depends on the key bytes alone, so checking each key once decides the same."""
+
+    def __init__(self) -> None:
+        super().__init__(jwt.algorithms.HMACAlgorithm.SHA256)
+        self._checked: dict[bytes, bytes] = {}
+
+    def prepare_key(self, key: str | bytes) -> bytes:
+        raw = key.encode() if isinstance(key, str) else key
+        if (prepared := self._checked.get(raw)) is None:
+            prepared = self._checked[raw] = super().prepare_key(raw)
+        return prepared
+
+
+# PyJWT's public registry is process-wide: HS256 means the same there, only its key check is remembered.
+jwt.unregister_algorithm(ALGORITHM)
+jwt.register_algorithm(ALGORITHM, _HS256())
+
+
 @dataclass(frozen=True)
 class Caller:
     """The verified claims of an access token."""
