@@ -47,14 +47,14 @@ language plpgsql stable
 set search_path = ''
 as $$
 declare
-    key text := nullif(pg_catalog.current_setting('strongroom.master_key', true), '');
+    v_key text := nullif(pg_catalog.current_setting('strongroom.master_key', true), '');
 begin
-    if key is null then
+    if v_key is null then
         raise exception 'the master key is not available in this transaction'
             using errcode = 'SRK01',
                   hint = 'The API sets strongroom.master_key per transaction; from psql use the strongroom command line.';
     end if;
-    return key;
+    return v_key;
 end
 $$;
 comment on function private.master_key() is 'The master key, set by the API for this transaction only; never stored.';
@@ -77,25 +77,25 @@ comment on function private.caller_token_version() is 'The token version the cal
 drop function if exists private.verify_caller();
 create function private.verify_caller() returns void
 language plpgsql stable
-security definer
+security definer  -- the authenticator may not read public.users
 set search_path = ''
 as $$
 declare
-    u public.users;
+    v_user public.users;
 begin
-    select * into u from public.users where id = private.caller_id();
-    if u.id is null then
+    select * into v_user from public.users where id = private.caller_id();
+    if v_user.id is null then
         raise exception 'the token names no existing user' using errcode = 'SRA04';
     end if;
-    if u.is_active is not true then
+    if v_user.is_active is not true then
         raise exception 'the account is disabled' using errcode = 'SRA03';
     end if;
     -- Any other version is refused: older ones were revoked, newer ones were never issued.
-    if u.token_version is distinct from private.caller_token_version() then
+    if v_user.token_version is distinct from private.caller_token_version() then
         raise exception 'the token has been revoked' using errcode = 'SRA02',
             hint = 'Log in again to get a new token.';
     end if;
-    if u.role is distinct from private.caller_role() then
+    if v_user.role is distinct from private.caller_role() then
         raise exception 'the token''s role is not the account''s role' using errcode = 'SRA05',
             hint = 'Log in again to get a new token.';
     end if;

@@ -111,16 +111,16 @@ language plpgsql volatile set search_path = '' as $$
 declare
     v_master text := private.master_key();
     v_n integer := 0;
-    k record;
+    v_key record;
 begin
     -- Keys wrapped before wrap_key used s2k-mode=1 still cost an iterated S2K per unwrap: re-wrap them
     -- under the same master key. unwrap_key proves the master key first (SRK02, nothing changes).
     perform pg_catalog.pg_advisory_xact_lock(21330, 1);
-    for k in select a.id from public.aes_keys a
+    for v_key in select a.id from public.aes_keys a
               where a.state <> 'retired' and private.wrap_s2k_mode(a.key_value) is distinct from 1
               order by a.id for update loop
-        update public.aes_keys a set key_value = private.wrap_key(private.unwrap_key(k.id, v_master), v_master)
-         where a.id = k.id;
+        update public.aes_keys a set key_value = private.wrap_key(private.unwrap_key(v_key.id, v_master), v_master)
+         where a.id = v_key.id;
         v_n := v_n + 1;
     end loop;
     if v_n > 0 then
@@ -135,22 +135,22 @@ comment on function private.rewrap_iterated_keys() is
 create or replace function private.unwrap_key(p_key_id integer, p_master text) returns bytea
 language plpgsql stable set search_path = '' as $$
 declare
-    k public.aes_keys;
+    v_key public.aes_keys;
 begin
-    select * into k from public.aes_keys where id = p_key_id;
+    select * into v_key from public.aes_keys where id = p_key_id;
     if not found then
         raise exception 'data key % does not exist', p_key_id using errcode = 'SRK07';
     end if;
-    if k.state = 'retired' then
+    if v_key.state = 'retired' then
         raise exception 'data key % is retired: the data encrypted with it is gone', p_key_id
             using errcode = 'SRK04';
     end if;
-    if k.master_check is distinct from private.master_check(p_key_id, p_master) then
+    if v_key.master_check is distinct from private.master_check(p_key_id, p_master) then
         raise exception 'wrong master key: it does not unwrap data key %', p_key_id
             using errcode = 'SRK02',
                   hint = 'Check STRONGROOM_MASTER_KEY; nothing was changed.';
     end if;
-    return public.pgp_sym_decrypt_bytea(public.dearmor(k.key_value), p_master);
+    return public.pgp_sym_decrypt_bytea(public.dearmor(v_key.key_value), p_master);
 end $$;
 comment on function private.unwrap_key(integer, text) is
     'Unwraps one data key after checking the master key against the key''s check value (SRK02 if wrong).';

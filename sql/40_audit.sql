@@ -185,18 +185,18 @@ comment on function audit.tg_log__refuse_change() is
 
 do $$
 declare
-    t text;
+    v_table text;
 begin
-    foreach t in array array['logs', 'order_logs', 'key_logs'] loop
-        execute format('drop trigger if exists _990_stamp on public.%I', t);
+    foreach v_table in array array['logs', 'order_logs', 'key_logs'] loop
+        execute format('drop trigger if exists _990_stamp on public.%I', v_table);
         execute format('create trigger _990_stamp before insert on public.%I '
-                       'for each row execute function audit.tg_log__stamp(%L)', t, t);
-        execute format('drop trigger if exists _010_append_only on public.%I', t);
+                       'for each row execute function audit.tg_log__stamp(%L)', v_table, v_table);
+        execute format('drop trigger if exists _010_append_only on public.%I', v_table);
         execute format('create trigger _010_append_only before update or delete on public.%I '
-                       'for each row execute function audit.tg_log__refuse_change(%L)', t, t);
-        execute format('drop trigger if exists _010_append_only_truncate on public.%I', t);
+                       'for each row execute function audit.tg_log__refuse_change(%L)', v_table, v_table);
+        execute format('drop trigger if exists _010_append_only_truncate on public.%I', v_table);
         execute format('create trigger _010_append_only_truncate before truncate on public.%I '
-                       'for each statement execute function audit.tg_log__refuse_change(%L)', t, t);
+                       'for each statement execute function audit.tg_log__refuse_change(%L)', v_table, v_table);
     end loop;
 end
 $$;
@@ -230,16 +230,16 @@ comment on function audit.tg_retired_partitions__guard() is
 
 do $$
 declare
-    t text;
+    v_table text;
 begin
-    foreach t in array array['seal_blocks', 'retired_partitions'] loop
-        execute format('drop trigger if exists _010_append_only on audit.%I', t);
+    foreach v_table in array array['seal_blocks', 'retired_partitions'] loop
+        execute format('drop trigger if exists _010_append_only on audit.%I', v_table);
         execute format('create trigger _010_append_only before %s on audit.%I '
                        'for each row execute function audit.tg_log__refuse_change()',
-                       case t when 'seal_blocks' then 'update or delete' else 'delete' end, t);
-        execute format('drop trigger if exists _010_append_only_truncate on audit.%I', t);
+                       case v_table when 'seal_blocks' then 'update or delete' else 'delete' end, v_table);
+        execute format('drop trigger if exists _010_append_only_truncate on audit.%I', v_table);
         execute format('create trigger _010_append_only_truncate before truncate on audit.%I '
-                       'for each statement execute function audit.tg_log__refuse_change()', t);
+                       'for each statement execute function audit.tg_log__refuse_change()', v_table);
     end loop;
 end
 $$;
@@ -260,7 +260,7 @@ create function private.log_event(
 )
 returns void
 language sql
-security definer -- callers (runtime roles inside api functions) may not insert into logs themselves
+security definer  -- callers (runtime roles inside api functions) may not insert into logs themselves
 set search_path = ''
 as $$
     insert into public.logs (level, component, action, message, details, user_id)
@@ -275,7 +275,7 @@ comment on function private.log_event(text, text, text, text, jsonb, integer) is
 create or replace function private.log_access_refused(p_table text, p_row_id bigint)
 returns void
 language sql
-security definer -- as private.log_event
+security definer  -- as private.log_event
 set search_path = ''
 as $$
     insert into public.logs (level, component, action, message, details, user_id, table_name, row_id)
@@ -310,7 +310,7 @@ comment on function audit.redact(jsonb, text[]) is
 create or replace function audit.tg_row__audit()
 returns trigger
 language plpgsql
-security definer -- writes into logs, which the roles changing audited tables may not touch
+security definer  -- writes into logs, which the roles changing audited tables may not touch
 set search_path = ''
 set timezone = 'UTC'
 as $$
@@ -364,7 +364,7 @@ comment on function audit.tg_row__audit() is
 create or replace function audit.tg_orders__order_events()
 returns trigger
 language plpgsql
-security definer -- writes into order_logs, which the roles changing orders may not touch
+security definer  -- writes into order_logs, which the roles changing orders may not touch
 set search_path = ''
 as $$
 declare
@@ -462,13 +462,13 @@ language plpgsql
 set search_path = ''
 as $$
 declare
-    t text;
+    v_table text;
     v_month timestamptz;
     v_name text;
     v_made integer := 0;
-    r record;
+    v_row record;
 begin
-    foreach t in array array['logs', 'order_logs', 'key_logs'] loop
+    foreach v_table in array array['logs', 'order_logs', 'key_logs'] loop
         for v_month in
             select pg_catalog.generate_series(
                        pg_catalog.date_trunc('month', pg_catalog.now(), 'UTC'),
@@ -476,18 +476,18 @@ begin
                            + pg_catalog.make_interval(months => p_months_ahead),
                        interval '1 month')
         loop
-            v_name := audit.partition_name(t, v_month);
+            v_name := audit.partition_name(v_table, v_month);
             continue when pg_catalog.to_regclass('public.' || v_name) is not null;
             execute pg_catalog.format(
                 'create table public.%I partition of public.%I for values from (%L) to (%L)',
-                v_name, t, v_month, v_month + interval '1 month');
+                v_name, v_table, v_month, v_month + interval '1 month');
             v_made := v_made + 1;
         end loop;
     end loop;
     -- Every partition (new, old, the default, one a DBA attached) gets the TRUNCATE guard its parent's
     -- statement trigger does not give it; UPDATE/DELETE are refused by the parent's cloned row trigger.
     -- Only where missing or disabled: no lock on the partitions writers are using.
-    for r in
+    for v_row in
         select p.inhrelid::regclass as part, pc.relname::text as log_table
         from pg_catalog.pg_inherits as p
         join pg_catalog.pg_class as pc on pc.oid = p.inhparent
@@ -496,10 +496,10 @@ begin
                           where tg.tgrelid = p.inhrelid and tg.tgname = '_010_append_only_truncate'
                             and tg.tgenabled <> 'D')
     loop
-        execute pg_catalog.format('drop trigger if exists _010_append_only_truncate on %s', r.part);
+        execute pg_catalog.format('drop trigger if exists _010_append_only_truncate on %s', v_row.part);
         execute pg_catalog.format('create trigger _010_append_only_truncate before truncate on %s '
                                   'for each statement execute function audit.tg_log__refuse_change(%L)',
-                                  r.part, r.log_table);
+                                  v_row.part, v_row.log_table);
     end loop;
     return v_made;
 end
@@ -557,36 +557,36 @@ set timezone = 'UTC'
 as $$
 declare
     v_horizon xid8 := (select b.xid_to from audit.seal_blocks as b order by b.id desc limit 1);
-    r record;
+    v_row record;
     v_rows bigint;
     v_unsealed bigint;
 begin
-    for r in select * from audit.retirable_partitions(p_keep_months) loop
+    for v_row in select * from audit.retirable_partitions(p_keep_months) loop
         execute pg_catalog.format('select count(*), count(*) filter (where $1 is null or txid >= $1) from public.%I',
-                                  r.partition_name)
+                                  v_row.partition_name)
             into v_rows, v_unsealed using v_horizon;
         if v_unsealed > 0 then
-            raise exception 'partition % still has % unsealed rows', r.partition_name, v_unsealed
+            raise exception 'partition % still has % unsealed rows', v_row.partition_name, v_unsealed
                 using errcode = 'SRC91', hint = 'Run audit.seal() first.';
         end if;
-        execute pg_catalog.format('alter table public.%I detach partition public.%I', r.log_table, r.partition_name);
-        execute pg_catalog.format('alter table public.%I set schema audit_archive', r.partition_name);
+        execute pg_catalog.format('alter table public.%I detach partition public.%I', v_row.log_table, v_row.partition_name);
+        execute pg_catalog.format('alter table public.%I set schema audit_archive', v_row.partition_name);
         -- Detaching drops the row triggers the partition had from its parent: the archived month stays
         -- append-only until it is dumped and dropped.
         execute pg_catalog.format('create trigger _010_archived_append_only before update or delete on '
                                   'audit_archive.%I for each row execute function audit.tg_log__refuse_change(%L)',
-                                  r.partition_name, r.log_table);
+                                  v_row.partition_name, v_row.log_table);
         execute pg_catalog.format('create trigger _010_archived_append_only_truncate before truncate on '
                                   'audit_archive.%I for each statement execute function '
-                                  'audit.tg_log__refuse_change(%L)', r.partition_name, r.log_table);
+                                  'audit.tg_log__refuse_change(%L)', v_row.partition_name, v_row.log_table);
         insert into audit.retired_partitions (log_table, month, archived_as, row_count)
-        values (r.log_table, r.month, 'audit_archive.' || r.partition_name, v_rows);
+        values (v_row.log_table, v_row.month, 'audit_archive.' || v_row.partition_name, v_rows);
         perform private.log_event('NOTICE', 'audit', 'partition_retired',
                                   pg_catalog.format('%s month %s (%s rows) moved to audit_archive.%s',
-                                                    r.log_table, r.month, v_rows, r.partition_name),
-                                  pg_catalog.jsonb_build_object('log_table', r.log_table, 'month', r.month,
+                                                    v_row.log_table, v_row.month, v_rows, v_row.partition_name),
+                                  pg_catalog.jsonb_build_object('log_table', v_row.log_table, 'month', v_row.month,
                                                                 'rows', v_rows,
-                                                                'archived_as', 'audit_archive.' || r.partition_name));
+                                                                'archived_as', 'audit_archive.' || v_row.partition_name));
     end loop;
 end
 $$;
@@ -724,7 +724,7 @@ comment on function audit.resetwal_target(xid8) is
 create or replace function audit.seal()
 returns table (block_id bigint, log_table text, month timestamptz, row_count bigint, block_hash text)
 language plpgsql
-security definer -- the API's background sealer and admins may seal; only the owner writes seal_blocks
+security definer  -- the API's background sealer and admins may seal; only the owner writes seal_blocks
 set search_path = ''
 set timezone = 'UTC'
 set bytea_output = 'hex'
@@ -736,7 +736,7 @@ declare
     v_to xid8;
     v_epoch bigint;
     v_next bigint;
-    r record;
+    v_row record;
 begin
     -- The horizon below is only safe if this transaction's later statements see everything committed
     -- before it, which REPEATABLE READ and SERIALIZABLE snapshots do not.
@@ -777,7 +777,7 @@ begin
 
     v_block.id := coalesce(v_last.id, 0);
     v_block.block_hash := coalesce(v_last.block_hash, audit.genesis_hash());
-    for r in
+    for v_row in
         select g.log_table, g.month, pg_catalog.count(*) as n,
                public.digest(pg_catalog.string_agg(coalesce(g.row_hash, ''::bytea), ''::bytea order by g.id),
                              'sha256') as rows_hash
@@ -786,7 +786,7 @@ begin
         group by g.table_order, g.log_table, g.month
         order by g.table_order, g.month
     loop
-        v_block := row(v_block.id + 1, r.log_table, r.month, v_from, v_to, r.n, r.rows_hash,
+        v_block := row(v_block.id + 1, v_row.log_table, v_row.month, v_from, v_to, v_row.n, v_row.rows_hash,
                        v_block.block_hash, null, pg_catalog.now(), current_user)::audit.seal_blocks;
         v_block.sealed_by := audit.session_role();
         v_block.block_hash := audit.block_hash(v_block);
@@ -809,7 +809,7 @@ create or replace function audit.head()
 returns table (block_id bigint, block_hash text, sealed_at timestamptz)
 language sql
 stable
-security definer -- the head hash is public knowledge; seal_blocks itself is for the auditor
+security definer  -- the head hash is public knowledge; seal_blocks itself is for the auditor
 set search_path = ''
 as $$
     select b.id, pg_catalog.encode(b.block_hash, 'hex'), b.sealed_at
@@ -837,7 +837,7 @@ returns table (
 )
 language plpgsql
 stable
-security definer -- the auditor runs it without reading the archive schema or anything else of the owner's
+security definer  -- the auditor runs it without reading the archive schema or anything else of the owner's
 set search_path = ''
 set timezone = 'UTC'
 set bytea_output = 'hex'
@@ -973,7 +973,7 @@ comment on function audit.verify() is
 -- without a hash after that was written with the triggers off, and hashing it would launder the tampering.
 do $$
 declare
-    t text;
+    v_table text;
     v_tz text := pg_catalog.current_setting('timezone');
     v_bytea text := pg_catalog.current_setting('bytea_output');
 begin
@@ -985,13 +985,13 @@ begin
     -- that applies this file, so no other session ever sees it disabled.
     perform pg_catalog.set_config('timezone', 'UTC', true);
     perform pg_catalog.set_config('bytea_output', 'hex', true);
-    foreach t in array array['logs', 'order_logs', 'key_logs'] loop
-        continue when not exists (select from audit.log_rows as r where r.log_table = t and r.row_hash is null);
-        execute pg_catalog.format('alter table public.%I disable trigger _010_append_only', t);
+    foreach v_table in array array['logs', 'order_logs', 'key_logs'] loop
+        continue when not exists (select from audit.log_rows as r where r.log_table = v_table and r.row_hash is null);
+        execute pg_catalog.format('alter table public.%I disable trigger _010_append_only', v_table);
         execute pg_catalog.format(
             'update public.%I as l set row_hash = r.computed from audit.log_rows_rehashed as r '
-            'where r.log_table = %L and r.row_hash is null and l.row_hash is null and l.id = r.id', t, t);
-        execute pg_catalog.format('alter table public.%I enable trigger _010_append_only', t);
+            'where r.log_table = %L and r.row_hash is null and l.row_hash is null and l.id = r.id', v_table, v_table);
+        execute pg_catalog.format('alter table public.%I enable trigger _010_append_only', v_table);
     end loop;
     perform pg_catalog.set_config('timezone', v_tz, true);
     perform pg_catalog.set_config('bytea_output', v_bytea, true);

@@ -112,8 +112,10 @@ drop function if exists api.create_order(text, boolean);
 create function api.create_order(p_description text, p_sensitive boolean default false)
 returns table (id integer, user_id integer, description text, sensitive boolean, status text,
                created_at timestamp, updated_at timestamp)
-language plpgsql volatile security definer set search_path = '' as $$
--- security definer: encrypting needs the wrapped keys in aes_keys.
+language plpgsql volatile
+security definer  -- encrypting needs the wrapped keys in aes_keys
+set search_path = ''
+as $$
 declare
     v_user integer := private.require_caller();
     v_id integer := pg_catalog.nextval('public.orders_id_seq');
@@ -140,8 +142,10 @@ create function api.list_orders(p_status text default null, p_before_id integer 
                                 p_limit integer default 50)
 returns table (id integer, user_id integer, description text, sensitive boolean, status text,
                created_at timestamp, updated_at timestamp)
-language plpgsql volatile security definer set search_path = '' as $$
--- security definer: decrypting sensitive descriptions needs the wrapped keys in aes_keys.
+language plpgsql volatile
+security definer  -- decrypting sensitive descriptions needs the wrapped keys in aes_keys
+set search_path = ''
+as $$
 --
 -- Paging stays flat: a page costs the same for the first and the thousandth page, for a user with ten
 -- orders or a million, whatever other users hold, under custom and generic plans alike. So the page's ids
@@ -191,8 +195,10 @@ drop function if exists api.get_order(integer);
 create function api.get_order(p_id integer)
 returns table (id integer, user_id integer, description text, sensitive boolean, status text,
                created_at timestamp, updated_at timestamp)
-language plpgsql volatile security definer set search_path = '' as $$
--- security definer: decrypting needs the wrapped keys in aes_keys.
+language plpgsql volatile
+security definer  -- decrypting needs the wrapped keys in aes_keys
+set search_path = ''
+as $$
 begin
     return query select * from private.order_out(private.visible_order(p_id));
 exception when external_routine_invocation_exception then
@@ -205,8 +211,10 @@ drop function if exists api.set_order_status(integer, text);
 create function api.set_order_status(p_id integer, p_status text)
 returns table (id integer, user_id integer, description text, sensitive boolean, status text,
                created_at timestamp, updated_at timestamp)
-language plpgsql volatile security definer set search_path = '' as $$
--- security definer: the caller roles have no direct UPDATE on orders.
+language plpgsql volatile
+security definer  -- the caller roles have no direct UPDATE on orders
+set search_path = ''
+as $$
 declare
     v_id integer := private.visible_order(p_id);
 begin

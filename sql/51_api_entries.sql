@@ -10,8 +10,10 @@
 drop function if exists api.create_entry(text, text);
 create function api.create_entry(p_title text, p_content text)
 returns table (id integer, title text, content text, created_at timestamp, updated_at timestamp)
-language plpgsql volatile security definer set search_path = '' as $$
--- security definer: encrypting needs the wrapped keys in aes_keys.
+language plpgsql volatile
+security definer  -- encrypting needs the wrapped keys in aes_keys
+set search_path = ''
+as $$
 declare
     v_user integer := private.require_caller();
     v_id integer := pg_catalog.nextval('public.entries_id_seq');
@@ -35,8 +37,10 @@ comment on function api.create_entry(text, text) is
 drop function if exists api.list_entries(integer, integer);
 create function api.list_entries(p_before_id integer default null, p_limit integer default 50)
 returns table (id integer, title text, created_at timestamp, updated_at timestamp)
-language plpgsql stable security definer set search_path = '' as $$
--- security definer: the caller roles have no direct access to entries.
+language plpgsql stable
+security definer  -- the caller roles have no direct access to entries
+set search_path = ''
+as $$
 declare
     v_user integer := private.require_caller();
     -- A variable, not coalesce() in the query: row-level security lets only leakproof conditions into
@@ -65,20 +69,23 @@ comment on function api.list_entries(integer, integer) is
 drop function if exists api.get_entry(integer);
 create function api.get_entry(p_id integer)
 returns table (id integer, title text, content text, created_at timestamp, updated_at timestamp)
-language plpgsql volatile security definer set search_path = '' as $$
--- security definer: decrypting needs the wrapped keys in aes_keys. volatile: a refusal writes a log row.
+language plpgsql volatile
+security definer  -- decrypting needs the wrapped keys in aes_keys
+set search_path = ''
+as $$
+-- volatile: a refusal writes a log row.
 declare
     v_user integer := private.require_caller();
-    e public.entries;
+    v_entry public.entries;
 begin
-    select * into e from public.entries x where x.id = p_id and x.user_id = v_user;
+    select * into v_entry from public.entries x where x.id = p_id and x.user_id = v_user;
     if not found then
         perform private.log_access_refused('entries', p_id);
         return;
     end if;
-    return query select e.id, e.title::text,
-        private.decrypt(e.content_enc, e.content_key_id, private.place('entries', 'content', e.user_id, e.id)),
-        e.created_at, e.updated_at;
+    return query select v_entry.id, v_entry.title::text,
+        private.decrypt(v_entry.content_enc, v_entry.content_key_id, private.place('entries', 'content', v_entry.user_id, v_entry.id)),
+        v_entry.created_at, v_entry.updated_at;
 exception when external_routine_invocation_exception then
     perform private.raise_unreadable(pg_catalog.format('note %s', p_id));
 end $$;
@@ -88,8 +95,10 @@ comment on function api.get_entry(integer) is
 drop function if exists api.update_entry(integer, text, text);
 create function api.update_entry(p_id integer, p_title text default null, p_content text default null)
 returns table (id integer, title text, content text, created_at timestamp, updated_at timestamp)
-language plpgsql volatile security definer set search_path = '' as $$
--- security definer: encrypting needs the wrapped keys in aes_keys.
+language plpgsql volatile
+security definer  -- encrypting needs the wrapped keys in aes_keys
+set search_path = ''
+as $$
 declare
     v_user integer := private.require_caller();
     v_key integer;
@@ -124,8 +133,10 @@ comment on function api.update_entry(integer, text, text) is
 drop function if exists api.delete_entry(integer);
 create function api.delete_entry(p_id integer)
 returns table (id integer)
-language plpgsql volatile security definer set search_path = '' as $$
--- security definer: the caller roles have no direct access to entries.
+language plpgsql volatile
+security definer  -- the caller roles have no direct access to entries
+set search_path = ''
+as $$
 declare
     v_user integer := private.require_caller();
 begin

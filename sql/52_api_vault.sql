@@ -53,8 +53,10 @@ comment on function private.vault_out(integer[], boolean) is
 drop function if exists api.save_vault_item(text, text, text, text);
 create function api.save_vault_item(p_site text, p_login text, p_secret text, p_notes text default null)
 returns table (id integer, site text, login text, created_at timestamp, updated_at timestamp)
-language plpgsql volatile security definer set search_path = '' as $$
--- security definer: encrypting needs the wrapped keys in aes_keys.
+language plpgsql volatile
+security definer  -- encrypting needs the wrapped keys in aes_keys
+set search_path = ''
+as $$
 declare
     v_user integer := private.require_caller();
     v_key integer;
@@ -101,8 +103,10 @@ comment on function api.save_vault_item(text, text, text, text) is
 drop function if exists api.list_vault_sites();
 create function api.list_vault_sites()
 returns table (id integer, site text, login text, updated_at timestamp)
-language plpgsql volatile security definer set search_path = '' as $$
--- security definer: decrypting needs the wrapped keys in aes_keys.
+language plpgsql volatile
+security definer  -- decrypting needs the wrapped keys in aes_keys
+set search_path = ''
+as $$
 declare
     v_user integer := private.require_caller();
 begin
@@ -119,8 +123,10 @@ drop function if exists api.lookup_vault(text);
 create function api.lookup_vault(p_site text)
 returns table (id integer, site text, login text, secret text, notes text, created_at timestamp,
                updated_at timestamp)
-language plpgsql volatile security definer set search_path = '' as $$
--- security definer: decrypting needs the wrapped keys in aes_keys.
+language plpgsql volatile
+security definer  -- decrypting needs the wrapped keys in aes_keys
+set search_path = ''
+as $$
 declare
     v_user integer := private.require_caller();
 begin
@@ -140,8 +146,10 @@ comment on function api.lookup_vault(text) is
 drop function if exists api.delete_vault_item(integer);
 create function api.delete_vault_item(p_id integer)
 returns table (id integer)
-language plpgsql volatile security definer set search_path = '' as $$
--- security definer: the caller roles have no direct access to vault.
+language plpgsql volatile
+security definer  -- the caller roles have no direct access to vault
+set search_path = ''
+as $$
 declare
     v_user integer := private.require_caller();
 begin

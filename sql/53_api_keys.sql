@@ -10,8 +10,10 @@ create function api.key_status()
 returns table (id integer, key_label text, state text, created_at timestamp, rotated_at timestamp,
                retired_at timestamp, entries_rows bigint, orders_rows bigint, vault_rows bigint,
                total_rows bigint)
-language plpgsql volatile security definer set search_path = '' as $$
--- security definer: aes_keys and the row counts across all users are not readable by the admin role.
+language plpgsql volatile
+security definer  -- aes_keys and the row counts across all users are not readable by the admin role
+set search_path = ''
+as $$
 begin
     perform private.require_key_admin();
     return query
@@ -32,9 +34,12 @@ comment on function api.key_status() is
 drop function if exists api.master_key_matches(text);
 create function api.master_key_matches(p_master text)
 returns boolean
-language sql stable security definer set search_path = '' as $$
-    -- security definer: aes_keys is readable by no runtime role. Answers only whether p_master is the
-    -- key the active data key is wrapped with (its check value), never anything about either key.
+language sql stable
+security definer  -- aes_keys is readable by no runtime role
+set search_path = ''
+as $$
+    -- Answers only whether p_master is the key the active data key is wrapped with (its check value),
+    -- never anything about either key.
     select k.master_check = private.master_check(k.id, p_master)
       from public.aes_keys k where k.state = 'active';
 $$;
@@ -45,8 +50,10 @@ comment on function api.master_key_matches(text) is
 drop function if exists api.rotate_key();
 create function api.rotate_key()
 returns table (old_key_id integer, new_key_id integer)
-language plpgsql volatile security definer set search_path = '' as $$
--- security definer: writes aes_keys and key_logs, which no runtime role may touch.
+language plpgsql volatile
+security definer  -- writes aes_keys and key_logs, which no runtime role may touch
+set search_path = ''
+as $$
 declare
     v_master text;
     v_old integer;
@@ -81,8 +88,10 @@ drop function if exists api.reencrypt_batch(integer, boolean, boolean);
 create function api.reencrypt_batch(p_batch_size integer default 500, p_sweep boolean default false,
                                     p_count boolean default true)
 returns table (key_id integer, moved integer, rows_left bigint)
-language plpgsql volatile security definer set search_path = '' as $$
--- security definer: reads and rewrites every user's ciphertext and the wrapped keys.
+language plpgsql volatile
+security definer  -- reads and rewrites every user's ciphertext and the wrapped keys
+set search_path = ''
+as $$
 declare
     v_active integer;
     v_moved integer;
@@ -137,24 +146,26 @@ drop procedure if exists api.reencrypt(integer, interval);
 drop function if exists api.retire_key(integer);
 create function api.retire_key(p_key_id integer)
 returns table (id integer, state text, retired_at timestamp)
-language plpgsql volatile security definer set search_path = '' as $$
--- security definer: destroys key material in aes_keys, which no runtime role may touch.
+language plpgsql volatile
+security definer  -- destroys key material in aes_keys, which no runtime role may touch
+set search_path = ''
+as $$
 declare
-    k public.aes_keys;
+    v_key public.aes_keys;
     v_rows bigint;
 begin
     perform private.require_key_admin();
     -- The rotation lock keeps a rotation from racing the checks below.
     perform pg_catalog.pg_advisory_xact_lock(21330, 1);
-    select * into k from public.aes_keys a where a.id = p_key_id for update;
+    select * into v_key from public.aes_keys a where a.id = p_key_id for update;
     if not found then
         raise exception 'data key % does not exist', p_key_id using errcode = 'SRK07';
     end if;
-    if k.state = 'active' then
+    if v_key.state = 'active' then
         raise exception 'data key % is the active key and cannot be retired', p_key_id
             using errcode = 'SRC51', hint = 'Rotate first, then re-encrypt, then retire.';
     end if;
-    if k.state = 'retired' then
+    if v_key.state = 'retired' then
         raise exception 'data key % is already retired', p_key_id using errcode = 'SRC51';
     end if;
     -- Rows are locked by the writers that use them; counting under the key row's lock and the rotation
@@ -179,13 +190,15 @@ comment on function api.retire_key(integer) is
 drop function if exists api.rewrap_master();
 create function api.rewrap_master()
 returns table (rewrapped integer)
-language plpgsql volatile security definer set search_path = '' as $$
--- security definer: rewrites aes_keys, which no runtime role may touch.
+language plpgsql volatile
+security definer  -- rewrites aes_keys, which no runtime role may touch
+set search_path = ''
+as $$
 declare
     v_old text := private.master_key();
     v_new text := pg_catalog.current_setting('strongroom.new_master_key', true);
     v_n integer := 0;
-    k record;
+    v_key record;
 begin
     perform private.require_key_admin();
     if v_new is null or pg_catalog.length(v_new) < 32 or v_new = v_old then
@@ -195,14 +208,14 @@ begin
     end if;
     perform pg_catalog.pg_advisory_xact_lock(21330, 1);
     -- Prove the old master key on every live key before rewriting any (SRK02, nothing changes).
-    for k in select a.id from public.aes_keys a where a.state <> 'retired' order by a.id for update loop
-        perform private.unwrap_key(k.id, v_old);
+    for v_key in select a.id from public.aes_keys a where a.state <> 'retired' order by a.id for update loop
+        perform private.unwrap_key(v_key.id, v_old);
     end loop;
-    for k in select a.id from public.aes_keys a where a.state <> 'retired' order by a.id loop
+    for v_key in select a.id from public.aes_keys a where a.state <> 'retired' order by a.id loop
         update public.aes_keys a
-           set key_value = private.wrap_key(private.unwrap_key(k.id, v_old), v_new),
-               master_check = private.master_check(k.id, v_new)
-         where a.id = k.id;
+           set key_value = private.wrap_key(private.unwrap_key(v_key.id, v_old), v_new),
+               master_check = private.master_check(v_key.id, v_new)
+         where a.id = v_key.id;
         v_n := v_n + 1;
     end loop;
     perform private.log_key_event(null, 'master_rewrapped', pg_catalog.jsonb_build_object('keys', v_n));

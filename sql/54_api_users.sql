@@ -54,31 +54,31 @@ security definer  -- updates public.users
 set search_path = ''
 as $$
 declare
-    me public.users;
-    checked record;
-    version int;
+    v_me public.users;
+    v_checked record;
+    v_version int;
 begin
     perform private.lock_user_row(private.require_caller());
-    select * into strict me from public.users where id = private.caller_id();
+    select * into strict v_me from public.users where id = private.caller_id();
     -- The current password is checked like a login (the same budgets and lockout, the device's when the
     -- caller presents its device token), and like a login a wrong one is answered with a status, so its
     -- audit row survives. A locked budget is refused before any crypt().
-    select * into checked from private.authenticate(me.username, p_current_password, p_pepper, false, p_device_hash);
-    if checked.status <> 'ok' then
-        return query select checked.status, null::int, checked.locked_until;
+    select * into v_checked from private.authenticate(v_me.username, p_current_password, p_pepper, false, p_device_hash);
+    if v_checked.status <> 'ok' then
+        return query select v_checked.status, null::int, v_checked.locked_until;
         return;
     end if;
-    perform private.check_password_policy(p_new_password, me.username);
+    perform private.check_password_policy(p_new_password, v_me.username);
     update public.users
        set hashed_password = private.hash_password(p_new_password, p_pepper), password_changed_at = now()
-     where id = me.id;
-    perform private.log_event('INFO', 'auth', 'password_changed', 'password changed; every token revoked', null, me.id);
-    version := private.bump_token_version(me.id);
+     where id = v_me.id;
+    perform private.log_event('INFO', 'auth', 'password_changed', 'password changed; every token revoked', null, v_me.id);
+    v_version := private.bump_token_version(v_me.id);
     -- Every older token was just revoked: the new pair's session opens in this same transaction.
     if p_refresh_hash is not null then
         perform api.open_own_session(p_refresh_hash, p_refresh_ttl);
     end if;
-    return query select 'ok'::text, version, null::timestamptz;
+    return query select 'ok'::text, v_version, null::timestamptz;
 end
 $$;
 comment on function api.change_password(text, text, text, bytea, bytea, interval) is
@@ -94,10 +94,10 @@ security definer  -- updates public.users
 set search_path = ''
 as $$
 declare
-    version int := private.bump_token_version(private.require_caller());
+    v_version int := private.bump_token_version(private.require_caller());
 begin
     perform private.log_event('INFO', 'auth', 'logout_everywhere', 'every token revoked', null, private.caller_id());
-    return version;
+    return v_version;
 end
 $$;
 comment on function api.logout_everywhere() is 'Revoke every token of the caller, this one included; returns the new token version.';

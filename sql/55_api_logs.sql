@@ -14,7 +14,7 @@ drop function if exists api.log_client_event(text, text, text, jsonb);
 create function api.log_client_event(p_level text, p_component text, p_message text, p_details jsonb default null)
 returns void
 language plpgsql
-security definer -- callers may not insert into logs themselves
+security definer  -- callers may not insert into logs themselves
 set search_path = ''
 as $$
 declare
@@ -77,7 +77,7 @@ returns table (id bigint, at timestamptz, level text, component text, action tex
                request_id text)
 language plpgsql
 stable
-security definer -- runtime roles do not read logs directly; this decides which rows they see
+security definer  -- runtime roles do not read logs directly; this decides which rows they see
 set search_path = ''
 as $$
 declare
@@ -114,7 +114,7 @@ drop function if exists audit.record_api_calls(jsonb);
 create function audit.record_api_calls(p_calls jsonb)
 returns integer
 language plpgsql
-security definer -- the authenticator may not insert into logs itself
+security definer  -- the authenticator may not insert into logs itself
 set search_path = ''
 as $$
 declare

@@ -58,7 +58,7 @@ comment on function private.session_account(int) is
 
 -- Called by the API (as the authenticator) in the transaction of a successful api.login, with the
 -- user and token version that login returned: it cannot open a session for a disabled account or with a
--- stale version. Security definer: the authenticator may not write private.refresh_tokens.
+-- stale version.
 create or replace function api.open_session(
     p_user_id int,
     p_token_version int,
@@ -66,15 +66,15 @@ create or replace function api.open_session(
     p_ttl interval
 ) returns uuid
 language plpgsql
-security definer
+security definer  -- the authenticator may not write private.refresh_tokens
 set search_path = ''
 as $$
 declare
-    u record;
+    v_user record;
     v_family uuid := gen_random_uuid();
 begin
-    u := private.session_account(p_user_id);
-    if u.user_id is null or not u.active or u.token_version is distinct from p_token_version then
+    v_user := private.session_account(p_user_id);
+    if v_user.user_id is null or not v_user.active or v_user.token_version is distinct from p_token_version then
         raise exception 'no session can be opened for this account' using errcode = 'SRA40';
     end if;
     if p_ttl <= interval '0' or p_ttl > interval '90 days' then
@@ -96,10 +96,10 @@ security definer  -- see api.open_session
 set search_path = ''
 as $$
 declare
-    u record;
+    v_user record;
 begin
-    u := private.session_account(private.require_caller());
-    return api.open_session(u.user_id, u.token_version, p_token_hash, p_ttl);
+    v_user := private.session_account(private.require_caller());
+    return api.open_session(v_user.user_id, v_user.token_version, p_token_hash, p_ttl);
 end
 $$;
 comment on function api.open_own_session(bytea, interval) is
@@ -124,39 +124,39 @@ security definer  -- the authenticator presents a refresh token; it may not read
 set search_path = ''
 as $$
 declare
-    t private.refresh_tokens;
-    u record;
+    v_token private.refresh_tokens;
+    v_user record;
 begin
-    select * into t from private.refresh_tokens r where r.token_hash = p_token_hash for update;
-    if t.id is null then
+    select * into v_token from private.refresh_tokens r where r.token_hash = p_token_hash for update;
+    if v_token.id is null then
         return query select 'invalid'::text, null::int, null::text, null::int;
         return;
     end if;
-    if t.revoked_at is not null then
-        return query select 'revoked'::text, t.user_id, null::text, null::int;
+    if v_token.revoked_at is not null then
+        return query select 'revoked'::text, v_token.user_id, null::text, null::int;
         return;
     end if;
-    if t.used_at is not null then
-        perform private.revoke_family(t.family);
+    if v_token.used_at is not null then
+        perform private.revoke_family(v_token.family);
         perform private.log_event('WARNING', 'auth', 'refresh_token_reused',
-            'a used refresh token was presented again; its session was revoked', null, t.user_id);
-        return query select 'reused'::text, t.user_id, null::text, null::int;
+            'a used refresh token was presented again; its session was revoked', null, v_token.user_id);
+        return query select 'reused'::text, v_token.user_id, null::text, null::int;
         return;
     end if;
-    if t.expires_at <= now() then
-        return query select 'expired'::text, t.user_id, null::text, null::int;
+    if v_token.expires_at <= now() then
+        return query select 'expired'::text, v_token.user_id, null::text, null::int;
         return;
     end if;
-    u := private.session_account(t.user_id);
-    if not u.active or u.token_version is distinct from t.token_version then
-        perform private.revoke_family(t.family);
-        return query select 'revoked'::text, t.user_id, null::text, null::int;
+    v_user := private.session_account(v_token.user_id);
+    if not v_user.active or v_user.token_version is distinct from v_token.token_version then
+        perform private.revoke_family(v_token.family);
+        return query select 'revoked'::text, v_token.user_id, null::text, null::int;
         return;
     end if;
-    update private.refresh_tokens set used_at = now() where id = t.id;
+    update private.refresh_tokens set used_at = now() where id = v_token.id;
     insert into private.refresh_tokens (user_id, family, token_hash, token_version, expires_at)
-    values (t.user_id, t.family, p_new_hash, t.token_version, least(now() + p_ttl, now() + interval '90 days'));
-    return query select 'ok'::text, u.user_id, u.role, u.token_version;
+    values (v_token.user_id, v_token.family, p_new_hash, v_token.token_version, least(now() + p_ttl, now() + interval '90 days'));
+    return query select 'ok'::text, v_user.user_id, v_user.role, v_user.token_version;
 end
 $$;
 comment on function api.refresh_session(bytea, bytea, interval) is
@@ -205,7 +205,7 @@ set search_path = ''
 as $$
 declare
     v_user int := private.caller_id();
-    k private.idempotency_keys;
+    v_key private.idempotency_keys;
 begin
     if v_user is null then
         raise exception 'no caller in this transaction' using errcode = 'SRA01';
@@ -226,8 +226,8 @@ begin
         return;
     end if;
     -- A fresh statement, so a duplicate committed while we waited for the lock is visible.
-    select * into k from private.idempotency_keys i where i.user_id = v_user and i.key = p_key for update;
-    if k.expires_at <= now() or k.response is null then
+    select * into v_key from private.idempotency_keys i where i.user_id = v_user and i.key = p_key for update;
+    if v_key.expires_at <= now() or v_key.response is null then
         update private.idempotency_keys i
            set request_hash = p_request_hash, status = null, response = null, created_at = now(),
                expires_at = now() + p_ttl
@@ -235,11 +235,11 @@ begin
         return query select 'new'::text, null::int, null::jsonb;
         return;
     end if;
-    if k.request_hash <> p_request_hash then
+    if v_key.request_hash <> p_request_hash then
         raise exception 'this Idempotency-Key was used with another request' using errcode = 'SRP40',
             hint = 'Use a new key for a new request.';
     end if;
-    return query select 'replay'::text, k.status, k.response;
+    return query select 'replay'::text, v_key.status, v_key.response;
 end
 $$;
 comment on function api.claim_idempotency_key(text, bytea, interval) is
