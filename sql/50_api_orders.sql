@@ -146,7 +146,6 @@ language plpgsql volatile
 security definer  -- decrypting sensitive descriptions needs the wrapped keys in aes_keys
 set search_path = ''
 as $$
---
 -- Paging stays flat: a page costs the same for the first and the thousandth page, for a user with ten
 -- orders or a million, whatever other users hold, under custom and generic plans alike. So the page's ids
 -- are picked first, by one of three fixed statements whose conditions an index answers directly (no
