@@ -189,3 +189,15 @@ def test_each_worker_allows_its_share_of_the_login_rate(
     api = live_api(login_rate_per_minute="4", api_workers="2")
     client = clients(api, "127.0.0.2")
     assert [login(client, f"user{i}", WRONG).status_code for i in range(3)] == [401, 401, 429]
+
+
+def test_a_device_token_is_neither_an_access_nor_a_refresh_token(
+        live_api: Callable[..., LiveApi], clients: Callable[[LiveApi, str], httpx.Client]) -> None:
+    api = live_api()
+    client = clients(api, "127.0.0.2")
+    register(client, "alice")
+    device = login(client, "alice").json()["device_token"]
+
+    assert client.get("/me", headers={"Authorization": f"Bearer {device}"}).status_code == 401
+    assert client.post("/token/refresh", json={"refresh_token": device}).status_code == 401
+    assert login(client, "alice", device=device).json()["device_token"] == device  # a known device keeps its token
