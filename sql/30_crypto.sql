@@ -301,36 +301,67 @@ language sql volatile set search_path = '' as $$
 $$;
 comment on function private.set_key_maintenance(boolean) is 'Turns the key maintenance flag on or off for this transaction.';
 
--- The caller's own rows: the accounts area's policies on entries and orders (sql/20_auth.sql) apply to
--- every role, the owner included, and ours on vault (sql/52_api_vault.sql). Key maintenance needs more:
-drop policy if exists key_maintenance on public.entries;
-create policy key_maintenance on public.entries as permissive for all to strongroom_owner
-    using (private.key_maintenance()) with check (private.key_maintenance());
-drop policy if exists key_maintenance on public.orders;
-create policy key_maintenance on public.orders as permissive for all to strongroom_owner
-    using (private.key_maintenance()) with check (private.key_maintenance());
-drop policy if exists key_maintenance on public.vault;
-create policy key_maintenance on public.vault as permissive for all to strongroom_owner
-    using (private.key_maintenance()) with check (private.key_maintenance());
+-- ---------------------------------------------------------------------------------------------------
+-- The encrypted columns, declared once
+-- ---------------------------------------------------------------------------------------------------
 
--- The encrypted tables and their key columns appear in three functions: key_usage and rows_on_old_keys
--- below, and reencrypt_rows. A new encrypted table is added to all three (and to the policies above).
+-- Every encrypted column, once (the Supabase Vault / pgsodium idea): its table, the key column that
+-- names its data key, and its place binding (table.column/owner/row id; the owner column is null where the
+-- place has no owner, as orders, whose owner may become null). The key maintenance policies below,
+-- private.key_usage, private.rows_on_old_keys and private.reencrypt_rows are generated from this list
+-- (format() and dynamic SQL), and the tests that prove no plaintext reaches a table, a log or a dump read
+-- it too. A new encrypted column is one row here, written with private.encrypt(value, key, private.place(
+-- place_table, place_column, owner, id)) by its api function.
+drop view if exists private.encrypted_columns;
+create view private.encrypted_columns (table_name, column_name, key_column, owner_column, place_table,
+                                       place_column, blind_index_column) as
+values ('entries', 'content_enc',     'content_key_id',     'user_id', 'entries', 'content',     null),
+       ('orders',  'description_enc', 'description_key_id', null,      'orders',  'description', null),
+       ('vault',   'site_enc',        'key_id',             'user_id', 'vault',   'site',        'site_index'),
+       ('vault',   'login_enc',       'key_id',             'user_id', 'vault',   'login',       null),
+       ('vault',   'secret_enc',      'key_id',             'user_id', 'vault',   'secret',      null),
+       ('vault',   'notes_enc',       'key_id',             'user_id', 'vault',   'notes',       null);
+comment on view private.encrypted_columns is
+    'Every encrypted column once: table, ciphertext column, key column, place binding (private.place of '
+    'place_table, place_column, owner_column or null, id), and the blind index recomputed from it, if any. '
+    'Key maintenance is generated from it.';
+
+-- The caller's own rows: the accounts area's policies on entries and orders (sql/20_auth.sql) apply to
+-- every role, the owner included, and ours on vault (sql/52_api_vault.sql). Key maintenance needs more,
+-- on every table with an encrypted column:
+do $$
+declare
+    t text;
+begin
+    for t in select distinct c.table_name from private.encrypted_columns c order by 1 loop
+        execute pg_catalog.format('drop policy if exists key_maintenance on public.%I', t);
+        execute pg_catalog.format(
+            'create policy key_maintenance on public.%I as permissive for all to strongroom_owner'
+            ' using (private.key_maintenance()) with check (private.key_maintenance())', t);
+    end loop;
+end $$;
+
+create or replace function private.encrypted_tables()
+returns table (table_name text, key_column text)
+language sql stable set search_path = '' as $$
+    select c.table_name, c.key_column from private.encrypted_columns c
+     group by c.table_name, c.key_column order by c.table_name;
+$$;
+comment on function private.encrypted_tables() is 'Each table with encrypted columns and its key column.';
+
 create or replace function private.key_usage() returns table (key_id integer, table_name text, rows_using bigint)
 language plpgsql volatile set search_path = '' as $$
 begin
     perform private.set_key_maintenance(true);
-    return query
-        select e.content_key_id, 'entries'::text, pg_catalog.count(*)
-          from public.entries e where e.content_key_id is not null group by e.content_key_id
-        union all
-        select o.description_key_id, 'orders'::text, pg_catalog.count(*)
-          from public.orders o where o.description_key_id is not null group by o.description_key_id
-        union all
-        select v.key_id, 'vault'::text, pg_catalog.count(*)
-          from public.vault v group by v.key_id;
+    return query execute (
+        select pg_catalog.string_agg(pg_catalog.format(
+                   'select %1$I, %2$L::text, pg_catalog.count(*) from public.%2$I'
+                   ' where %1$I is not null group by %1$I', t.key_column, t.table_name), ' union all ')
+          from private.encrypted_tables() t);
     perform private.set_key_maintenance(false);
 end $$;
-comment on function private.key_usage() is 'Rows per key and table, across all users (key maintenance).';
+comment on function private.key_usage() is
+    'Rows per key and table, across all users (key maintenance); the tables from private.encrypted_columns.';
 
 create or replace function private.rows_on_old_keys(p_active integer) returns bigint
 language plpgsql volatile set search_path = '' as $$
@@ -339,13 +370,11 @@ declare
 begin
     perform private.set_key_maintenance(true);
     -- Two ranges rather than <> so that the key_id indexes are used.
-    select (select pg_catalog.count(*) from public.entries
-             where content_key_id < p_active or content_key_id > p_active)
-         + (select pg_catalog.count(*) from public.orders
-             where description_key_id < p_active or description_key_id > p_active)
-         + (select pg_catalog.count(*) from public.vault
-             where key_id < p_active or key_id > p_active)
-      into v_n;
+    execute (select 'select ' || pg_catalog.string_agg(pg_catalog.format(
+                 '(select pg_catalog.count(*) from public.%1$I where %2$I < $1 or %2$I > $1)',
+                 t.table_name, t.key_column), ' + ')
+               from private.encrypted_tables() t)
+       into v_n using p_active;
     perform private.set_key_maintenance(false);
     return v_n;
 end $$;
@@ -406,74 +435,44 @@ declare
     v_lock text := case when p_skip_locked then 'for update skip locked' else 'for update' end;
     v_left integer := p_limit;
     v_n integer;
+    t record;
 begin
-    -- One statement per encrypted table: lock up to what is left of the batch among the rows on an old
-    -- key (in id order; skipping rows a writer holds, except in the final sweep, which waits for them),
-    -- then re-encrypt them with the active key. Places (table, column, owner, row id) do not change.
-    -- A row a writer changed meanwhile is re-read by the UPDATE (READ COMMITTED), so no write is lost.
-    execute pg_catalog.format($q$
-        with batch as (
-            select id from public.entries
-             where content_key_id < $1 or content_key_id > $1
-             order by id limit $2 %s)
-        update public.entries e
-           set content_enc = private.encrypt(
-                   private.decrypt(e.content_enc, e.content_key_id,
-                                   private.place('entries', 'content', e.user_id, e.id)),
-                   $1, private.place('entries', 'content', e.user_id, e.id)),
-               content_key_id = $1
-          from batch where e.id = batch.id$q$, v_lock)
-        using p_active, v_left;
-    get diagnostics v_n = row_count;
-    v_left := v_left - v_n;
-
-    if v_left > 0 then
+    -- One statement per encrypted table (private.encrypted_columns): lock up to what is left of the batch
+    -- among the rows on an old key (in id order; skipping rows a writer holds, except in the final sweep,
+    -- which waits for them), then re-encrypt each of its columns, and recompute its blind index, with the
+    -- active key. Places do not change. A row a writer changed meanwhile is re-read by the UPDATE (READ
+    -- COMMITTED), so no write is lost.
+    for t in
+        select c.table_name, c.key_column,
+               pg_catalog.string_agg(pg_catalog.format(
+                   '%1$I = private.encrypt(%2$s, $1, %3$s)', c.column_name, d.plain, d.place)
+                   || case when c.blind_index_column is not null
+                           then pg_catalog.format(', %1$I = private.blind_index(%2$s, $1, x.%3$I)',
+                                                  c.blind_index_column, d.plain, c.owner_column) else '' end,
+                   ', ' order by c.column_name) as assignments
+          from private.encrypted_columns c,
+               lateral (select pg_catalog.format('private.place(%L, %L, %s, x.id)', c.place_table, c.place_column,
+                                                 coalesce('x.' || pg_catalog.quote_ident(c.owner_column), 'null'))
+                               as place) p,
+               lateral (select p.place,
+                               pg_catalog.format('private.decrypt(x.%I, x.%I, %s)', c.column_name, c.key_column,
+                                                 p.place) as plain) d
+         group by c.table_name, c.key_column
+         order by c.table_name
+    loop
+        exit when v_left <= 0;
         execute pg_catalog.format($q$
             with batch as (
-                select id from public.orders
-                 where description_key_id < $1 or description_key_id > $1
-                 order by id limit $2 %s)
-            update public.orders o
-               set description_enc = private.encrypt(
-                       private.decrypt(o.description_enc, o.description_key_id,
-                                       private.place('orders', 'description', null, o.id)),
-                       $1, private.place('orders', 'description', null, o.id)),
-                   description_key_id = $1
-              from batch where o.id = batch.id$q$, v_lock)
+                select id from public.%1$I
+                 where %2$I < $1 or %2$I > $1
+                 order by id limit $2 %3$s)
+            update public.%1$I x
+               set %4$s, %2$I = $1
+              from batch where x.id = batch.id$q$, t.table_name, t.key_column, v_lock, t.assignments)
             using p_active, v_left;
         get diagnostics v_n = row_count;
         v_left := v_left - v_n;
-    end if;
-
-    if v_left > 0 then
-        execute pg_catalog.format($q$
-            with batch as (
-                select id from public.vault
-                 where key_id < $1 or key_id > $1
-                 order by id limit $2 %s)
-            update public.vault v
-               set site_index = private.blind_index(
-                       private.decrypt(v.site_enc, v.key_id, private.place('vault', 'site', v.user_id, v.id)),
-                       $1, v.user_id),
-                   site_enc = private.encrypt(
-                       private.decrypt(v.site_enc, v.key_id, private.place('vault', 'site', v.user_id, v.id)),
-                       $1, private.place('vault', 'site', v.user_id, v.id)),
-                   login_enc = private.encrypt(
-                       private.decrypt(v.login_enc, v.key_id, private.place('vault', 'login', v.user_id, v.id)),
-                       $1, private.place('vault', 'login', v.user_id, v.id)),
-                   secret_enc = private.encrypt(
-                       private.decrypt(v.secret_enc, v.key_id, private.place('vault', 'secret', v.user_id, v.id)),
-                       $1, private.place('vault', 'secret', v.user_id, v.id)),
-                   notes_enc = private.encrypt(
-                       private.decrypt(v.notes_enc, v.key_id, private.place('vault', 'notes', v.user_id, v.id)),
-                       $1, private.place('vault', 'notes', v.user_id, v.id)),
-                   key_id = $1
-              from batch where v.id = batch.id$q$, v_lock)
-            using p_active, v_left;
-        get diagnostics v_n = row_count;
-        v_left := v_left - v_n;
-    end if;
-
+    end loop;
     return p_limit - v_left;
 end $$;
 comment on function private.reencrypt_rows(integer, integer, boolean) is

@@ -88,10 +88,45 @@ def test_no_plaintext_is_stored_next_to_the_ciphertext_nor_in_a_log_table(db, al
     new_entry(db, alice, marker)
     new_sensitive_order(db, alice, marker)
     save_vault(db, alice, marker + ".example", marker, marker, marker)
-    for table in ("entries", "orders", "vault", "logs", "order_logs", "key_logs"):
+    encrypted = [r[0] for r in db.execute("select distinct table_name from private.encrypted_columns")]
+    assert sorted(encrypted) == ["entries", "orders", "vault"]
+    for table in (*encrypted, "logs", "order_logs", "key_logs"):
         dump = one(db, f"select string_agg(t::text, ' ') from {table} t")[0]
         assert dump is not None and marker not in dump, table
     assert one(db, "select count(*) from entries where content is not null")[0] == 0
+
+
+def test_every_ciphertext_column_is_declared_once_with_a_key_column_that_names_a_data_key(db):
+    # Catalog-driven: a bytea *_enc column added to a table and not declared is caught the day it appears.
+    in_catalog = set(db.execute(
+        "select c.relname::text, a.attname::text from pg_attribute a join pg_class c on c.oid = a.attrelid"
+        " join pg_namespace n on n.oid = c.relnamespace and n.nspname = 'public'"
+        " where c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped"
+        "   and a.atttypid = 'bytea'::regtype and a.attname like '%\\_enc'").fetchall())
+    declared = db.execute("select table_name, column_name, key_column from private.encrypted_columns").fetchall()
+    assert {(t, c) for t, c, _ in declared} == in_catalog
+    assert len(declared) == len(in_catalog)
+    references = set(db.execute(
+        "select c.conrelid::regclass::text, a.attname::text from pg_constraint c"
+        " join pg_attribute a on a.attrelid = c.conrelid and a.attnum = any (c.conkey)"
+        " where c.contype = 'f' and c.confrelid = 'public.aes_keys'::regclass").fetchall())
+    assert {(t, k) for t, _, k in declared} <= references
+
+
+def test_every_declared_column_decrypts_in_its_declared_place(db, alice, bob):
+    new_entry(db, alice, "a note")
+    new_sensitive_order(db, bob, "an order")
+    save_vault(db, alice, "example.org", "me", "pw-123456", "some notes")
+    save_vault(db, bob, "example.net", "you", "pw-654321", None)
+    for table, column, key, owner, place_table, place_column in db.execute(
+            "select table_name, column_name, key_column, owner_column, place_table, place_column"
+            " from private.encrypted_columns").fetchall():
+        with db.transaction():  # as the superuser, who sees every row, with the master key
+            db.execute("select set_config('strongroom.master_key', %s, true)", [MASTER_KEY])
+            stored, readable = one(db, (
+                f"select count({column}), count(private.decrypt({column}, {key}, private.place(%s, %s, "
+                f"{owner or 'null'}, id))) from {table}"), [place_table, place_column])
+        assert stored > 0 and readable == stored, (table, column)
 
 
 # --- tampered and swapped ciphertext ---------------------------------------------------------------
