@@ -63,5 +63,5 @@ gui-deps: ## install what the GUI and /docs tests need (Xvfb, xdotool, chromium;
 screenshots: venv gui-deps ## PNGs of each screen of the desktop client (demo database, Xvfb) in docs/screenshots/
 	$(PY) -m tests.gui.screenshots docs/screenshots
 
-gui: venv ## open the desktop client (API=http://host:port; default STRONGROOM_API_URL or :8000)
+gui: venv ## open the desktop client (API=URL; default STRONGROOM_API_URL, else where `make run` serves)
 	$(VENV)/bin/strongroom gui $(if $(API),--api $(API))

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import ssl
 import threading
 import time
 import uuid
@@ -37,11 +38,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
-from api import reencryption
+from api import reencryption, tls
 from api.reencryption import Step
 
 if TYPE_CHECKING:
@@ -64,6 +65,10 @@ class ClientError(Exception):
 
 class Unreachable(ClientError):
     """The server did not answer (refused, reset, timed out): the request may be retried."""
+
+
+class UntrustedServer(ClientError):
+    """The server's TLS certificate is not one this client trusts: no request was sent. Not retried."""
 
 
 class SessionExpired(ClientError):
@@ -212,8 +217,12 @@ class ApiClient:
 
     def __init__(self, base_url: str = DEFAULT_API, *, timeout: float = 10.0, retries: int = 1,
                  refresh_margin: float = 60.0, transport: httpx.BaseTransport | None = None,
-                 device_file: Path | None = None, user_agent: str = "strongroom-gui") -> None:
+                 device_file: Path | None = None, user_agent: str = "strongroom-gui",
+                 ca_file: Path | None = None, fingerprint: str | None = None) -> None:
+        """Over https the server is verified against the system's trust store, or `ca_file`, or the pinned
+        SHA-256 `fingerprint` of its certificate (api/tls.py); verification is never turned off."""
         self.base_url = base_url.rstrip("/")
+        self._trust = (ca_file, tls.normalise_fingerprint(fingerprint) if fingerprint else None)
         self.device_file = device_file
         self._devices = self._load_devices()
         self._username: str | None = None
@@ -223,11 +232,39 @@ class ApiClient:
         self.session: Session | None = None
         self.on_session_change: Callable[[Session | None], None] = lambda _s: None
         self._refresh_lock = threading.Lock()
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
-                                  headers={"Accept": "application/json", "User-Agent": user_agent})
+        self._timeout = timeout
+        self._http_options: dict[str, Any] = {
+            "base_url": self.base_url, "timeout": timeout, "transport": transport,
+            "headers": {"Accept": "application/json", "User-Agent": user_agent}}
+        self._http_lock = threading.Lock()
+        self._http_client: httpx.Client | None = None
+        if fingerprint is None:
+            self._connect()
+
+    def _connect(self) -> httpx.Client:
+        """The HTTP client, made on first use when a pinned fingerprint must first be checked against the
+        certificate the server presents (a network round trip the constructor does not make)."""
+        with self._http_lock:
+            if self._http_client is None:
+                self._http_client = httpx.Client(verify=self._verify(), **self._http_options)
+            return self._http_client
+
+    def _verify(self) -> ssl.SSLContext | bool:
+        parts = urlsplit(self.base_url)
+        if parts.scheme != "https":
+            return True
+        ca_file, pinned = self._trust
+        try:
+            return tls.client_context(parts.hostname or "", parts.port or 443, ca_file, pinned, self._timeout)
+        except tls.UntrustedServer as error:
+            raise UntrustedServer(str(error)) from None
+        except ConnectionError as error:
+            raise Unreachable(f"Cannot reach the server at {self.base_url}.") from error
 
     def close(self) -> None:
-        self._http.close()
+        with self._http_lock:
+            if self._http_client is not None:
+                self._http_client.close()
 
     def __enter__(self) -> Self:
         return self
@@ -247,11 +284,14 @@ class ApiClient:
         attempts = 1 + (self.retries if retry else 0)
         for attempt in range(attempts):
             try:
-                return self._http.request(method, path, json=json, params=_clean(params), headers=headers)
+                return self._connect().request(method, path, json=json, params=_clean(params), headers=headers)
             except httpx.TimeoutException:
                 if attempt + 1 == attempts:
                     raise Unreachable(f"The server at {self.base_url} did not answer in time.") from None
-            except httpx.TransportError:
+            except httpx.TransportError as error:
+                refused = tls.describe_refusal(error, self.base_url)
+                if refused is not None:
+                    raise UntrustedServer(refused) from None
                 if attempt + 1 == attempts:
                     raise Unreachable(f"Cannot reach the server at {self.base_url}.") from None
         raise AssertionError("unreachable")  # pragma: no cover

@@ -61,6 +61,18 @@ class Settings(BaseSettings):
 
     api_host: str = Field(default="127.0.0.1", description="Address `strongroom serve` listens on.")
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port `strongroom serve` listens on.")
+    tls_cert_file: Path | None = Field(default=None, description="Certificate (PEM, with its chain) that "
+                                       "`strongroom serve` presents: set it and the key, and the API speaks HTTPS.")
+    tls_key_file: Path | None = Field(default=None, description="Private key (PEM) of STRONGROOM_TLS_CERT_FILE.")
+    trusted_proxies: list[str] = Field(default_factory=list,
+                                       description="Addresses or networks of reverse proxies whose X-Forwarded-For "
+                                       "and X-Forwarded-Proto are believed (client address, scheme); empty: none.")
+    api_url: str | None = Field(default=None, description="Where clients (`strongroom gui`) find the API; default: "
+                                "what `strongroom serve` serves (scheme, host and port settings).")
+    api_ca_file: Path | None = Field(default=None, description="Clients: the CA certificates (PEM) that may sign "
+                                     "the API's certificate, instead of the system's trust store.")
+    api_fingerprint: str | None = Field(default=None, description="Clients: the SHA-256 fingerprint of the API's "
+                                        "certificate, pinned (what `strongroom tls self-signed` prints).")
     pool_min_size: int = Field(default=2, ge=1)
     pool_max_size: int = Field(default=10, ge=1)
 
@@ -123,6 +135,22 @@ class Settings(BaseSettings):
         """How many crypt() calls may run at once: fewer than the pool's connections whenever it has two."""
         wanted = self.crypt_slots or max(1, self.pool_max_size // 2)
         return max(1, min(wanted, self.pool_max_size - 1))
+
+    @property
+    def tls(self) -> bool:
+        """Whether `strongroom serve` speaks HTTPS."""
+        return self.tls_cert_file is not None
+
+    @property
+    def client_api_url(self) -> str:
+        """The API a client on this machine reaches: STRONGROOM_API_URL, else what `serve` serves (a wildcard
+        listen address is reached on loopback)."""
+        if self.api_url:
+            return self.api_url.rstrip("/")
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.api_host, self.api_host)  # noqa: S104
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.api_port}"
 
     @property
     def secrets_file(self) -> Path:

@@ -10,10 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from api.cli.commands import admin, audit, db, keys, secrets, serve
+from api.cli.commands import admin, audit, db, keys, secrets, serve, tls
 from api.cli.commands import gui as gui_command
 
-GROUPS = (db, secrets, serve, gui_command, admin, keys, audit)
+GROUPS = (db, secrets, serve, tls, gui_command, admin, keys, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 import psycopg
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.http import docs, errors, housekeeping, readiness
 from api.http.edge import Edge
@@ -70,6 +71,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
                            expose_headers=["X-Request-ID", "Retry-After"])
     app.add_middleware(Edge, settings=settings, docs_policy=policies, calls=app.state.calls)
+    if settings.trusted_proxies:
+        # Outermost: the client address (throttling, audit, access log) and the scheme (HSTS) come from
+        # X-Forwarded-For/-Proto only when the peer is one of these proxies; anyone else's headers are ignored.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
 
 

@@ -18,8 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Open the Tkinter desktop client (the same as `python -m gui`). It speaks only to the REST "
         "API: start that first (`strongroom serve`).")
     parser.add_argument("--api", metavar="URL",
-                        help="the API's address (default: $STRONGROOM_API_URL, else the client's default; "
-                        "see `python -m gui --help`)")
+                        help="the API's address (default: $STRONGROOM_API_URL, else what `strongroom serve` "
+                        "serves with the same settings; see `python -m gui --help`)")
     parser.set_defaults(handler=run)
 
 
