@@ -15,6 +15,8 @@ from typing import Any
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
 
+from api.http.errors import PG_STATUS
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -40,6 +42,8 @@ class StandIn:
         self.order_posts: list[str | None] = []
         self.logs: list[dict[str, Any]] = []
         self.refreshes = 0
+        self.disk_full = False
+        """While true, POST /orders answers as the API does when PostgreSQL's disk is full (53100)."""
         self.hold_orders = threading.Event()
         """While set, POST /orders waits for `release` before answering."""
         self.release = threading.Event()
@@ -101,6 +105,9 @@ class StandIn:
             if refused := denied(authorization):
                 return refused
             state.order_posts.append(idempotency_key)
+            if state.disk_full:
+                full = PG_STATUS["53100"]
+                return problem(full.status, full.detail, full.name)
             if state.hold_orders.is_set():
                 state.release.wait(60)
             with state.lock:

@@ -187,3 +187,20 @@ def test_a_user_who_is_not_an_admin_has_no_admin_tab(standin: StandIn, open_app:
     assert tabs == ["Orders", "Notes", "Passwords", "Logs"]
     assert app.admin is None
 
+
+
+def test_a_full_disk_on_the_server_is_shown_as_needing_an_operator_and_the_form_is_kept(
+        standin: StandIn, open_app: Any) -> None:
+    app, robot = open_app(standin.server.url)
+    log_in(app, robot, "ana", "correct horse")
+    standin.disk_full = True
+
+    type_order(robot, app, "order typed while the disk is full")
+    robot.click(app.orders.submit)
+    robot.wait(lambda: "disk is full" in app.orders.message.text, "the disk-full message")
+
+    assert "until an operator frees space" in app.orders.message.text
+    assert "try again in" not in app.orders.message.text
+    assert not app.status.retry.winfo_ismapped()
+    assert app.orders.form()["description"] == "order typed while the disk is full"
+    assert standin.orders == [] and len(standin.order_posts) == 1
