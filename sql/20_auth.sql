@@ -53,7 +53,7 @@ language plpgsql
 set search_path = ''
 as $$
 declare
-    result private.auth_settings;
+    v_result private.auth_settings;
 begin
     update private.auth_settings s
        set bcrypt_cost = coalesce(p_bcrypt_cost, s.bcrypt_cost),
@@ -67,13 +67,13 @@ begin
                              else public.crypt(encode(public.gen_random_bytes(32), 'base64'),
                                                public.gen_salt('bf', p_bcrypt_cost)) end,
            updated_at = now()
-     returning s.* into result;
+     returning s.* into v_result;
     perform private.log_event('INFO', 'auth', 'settings_changed', 'authentication settings changed',
-        jsonb_build_object('bcrypt_cost', result.bcrypt_cost, 'lockout_threshold', result.lockout_threshold,
-                           'lockout_base', result.lockout_base, 'lockout_cap', result.lockout_cap,
-                           'lockout_hard_limit', result.lockout_hard_limit,
-                           'devices_per_user', result.devices_per_user, 'by', session_user));
-    return result;
+        jsonb_build_object('bcrypt_cost', v_result.bcrypt_cost, 'lockout_threshold', v_result.lockout_threshold,
+                           'lockout_base', v_result.lockout_base, 'lockout_cap', v_result.lockout_cap,
+                           'lockout_hard_limit', v_result.lockout_hard_limit,
+                           'devices_per_user', v_result.devices_per_user, 'by', session_user));
+    return v_result;
 exception when check_violation then
     raise exception 'authentication setting out of range: %', sqlerrm
         using errcode = 'SRP17',
@@ -136,21 +136,21 @@ set search_path = ''
 as $$
 declare
     -- Measured as it will be hashed: NFKC, in code points (characters), not bytes.
-    normalized text := normalize(coalesce(p_password, ''), nfkc);
+    v_normalized text := normalize(coalesce(p_password, ''), nfkc);
 begin
-    if char_length(normalized) < 12 then
-        raise exception 'the password is too short: % characters, at least 12 are needed', char_length(normalized)
+    if char_length(v_normalized) < 12 then
+        raise exception 'the password is too short: % characters, at least 12 are needed', char_length(v_normalized)
             using errcode = 'SRP12', hint = 'A few unrelated words make a long password that is easy to remember.';
     end if;
-    if char_length(normalized) > 256 then
-        raise exception 'the password is too long: % characters, at most 256 are allowed', char_length(normalized)
+    if char_length(v_normalized) > 256 then
+        raise exception 'the password is too long: % characters, at most 256 are allowed', char_length(v_normalized)
             using errcode = 'SRP13';
     end if;
-    if exists (select 1 from private.common_passwords c where c.password = lower(normalized)) then
+    if exists (select 1 from private.common_passwords c where c.password = lower(v_normalized)) then
         raise exception 'this password is one of the 10,000 most common passwords'
             using errcode = 'SRP14', hint = 'Choose a password nobody else is likely to use.';
     end if;
-    if p_username is not null and strpos(lower(normalized), lower(p_username)) > 0 then
+    if p_username is not null and strpos(lower(v_normalized), lower(p_username)) > 0 then
         raise exception 'the password must not contain the username' using errcode = 'SRP15';
     end if;
 end
@@ -193,15 +193,15 @@ language plpgsql
 set search_path = ''
 as $$
 declare
-    email text := nullif(btrim(p_email), '');
-    new_id int;
-    violated text;
+    v_email text := nullif(btrim(p_email), '');
+    v_new_id int;
+    v_violated text;
 begin
     if p_username is null or p_username !~ '^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$' then
         raise exception 'the username must be 3 to 64 characters: letters, digits, ''.'', ''_'' or ''-'', starting with a letter or digit'
             using errcode = 'SRP10';
     end if;
-    if email is not null and (length(email) > 254 or email !~ '^[^@[:space:]]+@[^@[:space:].]+(\.[^@[:space:].]+)+$') then
+    if v_email is not null and (length(v_email) > 254 or v_email !~ '^[^@[:space:]]+@[^@[:space:].]+(\.[^@[:space:].]+)+$') then
         raise exception 'the email address is not valid' using errcode = 'SRP11',
             hint = 'An address looks like name@example.org.';
     end if;
@@ -213,12 +213,12 @@ begin
     perform private.set_auth_subject(p_username);
     begin
         insert into public.users (username, hashed_password, email, role)
-        values (p_username, private.hash_password(p_password, p_pepper), email, p_role)
-        returning id into new_id;
+        values (p_username, private.hash_password(p_password, p_pepper), v_email, p_role)
+        returning id into v_new_id;
     exception when unique_violation then
-        get stacked diagnostics violated = constraint_name;
+        get stacked diagnostics v_violated = constraint_name;
         perform private.set_auth_subject(null);
-        if violated like 'users_email%' then
+        if v_violated like 'users_email%' then
             raise exception 'the email address is already registered' using errcode = 'SRC11';
         end if;
         raise exception 'the username % is taken', p_username using errcode = 'SRC10',
@@ -226,8 +226,8 @@ begin
     end;
     perform private.set_auth_subject(null);
     perform private.log_event('INFO', 'auth', 'user_created', format('user %s created with role %s', p_username, p_role),
-        jsonb_build_object('role', p_role, 'actor_id', private.caller_id()), new_id);
-    return new_id;
+        jsonb_build_object('role', p_role, 'actor_id', private.caller_id()), v_new_id);
+    return v_new_id;
 end
 $$;
 comment on function private.create_user(text, text, text, text, text) is
@@ -258,19 +258,19 @@ language plpgsql stable
 set search_path = ''
 as $$
 declare
-    s private.auth_settings;
+    v_settings private.auth_settings;
 begin
-    select * into strict s from private.auth_settings;
+    select * into strict v_settings from private.auth_settings;
     failures_since_login := p_failures_since_login + 1;
     failed_logins := p_failed_logins + 1;
     lock_count := p_lock_count;
-    if failures_since_login >= s.lockout_hard_limit then
+    if failures_since_login >= v_settings.lockout_hard_limit then
         failed_logins := 0;
         lock_count := p_lock_count + 1;
-    elsif failed_logins >= s.lockout_threshold then
+    elsif failed_logins >= v_settings.lockout_threshold then
         failed_logins := 0;
         lock_count := p_lock_count + 1;
-        locked_until := now() + least(s.lockout_base * power(2, least(p_lock_count, 30)), s.lockout_cap);
+        locked_until := now() + least(v_settings.lockout_base * power(2, least(p_lock_count, 30)), v_settings.lockout_cap);
     end if;
 end
 $$;
@@ -287,43 +287,43 @@ language plpgsql
 set search_path = ''
 as $$
 declare
-    n record;
-    scope text := case when p_device_id is null then 'account' else 'device' end;
-    hard_limit int := (select s.lockout_hard_limit from private.auth_settings s);
-    until_unlocked boolean;
+    v_next record;
+    v_scope text := case when p_device_id is null then 'account' else 'device' end;
+    v_hard_limit int := (select s.lockout_hard_limit from private.auth_settings s);
+    v_until_unlocked boolean;
 begin
     if p_device_id is null then
         update public.users u
            set (failed_logins, lock_count, locked_until, failures_since_login) =
                (select * from private.next_lock(u.failed_logins, u.lock_count, u.failures_since_login))
          where u.id = p_user_id
-        returning u.failed_logins, u.lock_count, u.locked_until, u.failures_since_login into strict n;
+        returning u.failed_logins, u.lock_count, u.locked_until, u.failures_since_login into strict v_next;
     else
         update private.login_devices d
            set (failed_logins, lock_count, locked_until, failures_since_login) =
                (select * from private.next_lock(d.failed_logins, d.lock_count, d.failures_since_login))
          where d.id = p_device_id
-        returning d.failed_logins, d.lock_count, d.locked_until, d.failures_since_login into strict n;
+        returning d.failed_logins, d.lock_count, d.locked_until, d.failures_since_login into strict v_next;
     end if;
-    until_unlocked := n.failures_since_login >= hard_limit;
-    if n.locked_until is null and not until_unlocked then
+    v_until_unlocked := v_next.failures_since_login >= v_hard_limit;
+    if v_next.locked_until is null and not v_until_unlocked then
         status := 'bad_credentials';
         perform private.log_event('WARNING', 'auth', 'login_failed', 'wrong password',
-            jsonb_build_object('failed_logins', n.failures_since_login, 'scope', scope,
+            jsonb_build_object('failed_logins', v_next.failures_since_login, 'scope', v_scope,
                                'client_addr', private.client_addr()), p_user_id);
         return;
     end if;
     status := 'locked';
-    locked_until := n.locked_until;  -- null when locked until unlocked
+    locked_until := v_next.locked_until;  -- null when locked until unlocked
     perform private.log_event('WARNING', 'auth', 'account_locked',
-        case when until_unlocked
+        case when v_until_unlocked
              then format('%s locked until an administrator unlocks it, after %s consecutive failed logins',
-                         scope, n.failures_since_login)
-             else format('%s locked until %s after %s consecutive failed logins', scope, n.locked_until,
-                         n.failures_since_login) end,
-        jsonb_build_object('scope', scope, 'lock_count', n.lock_count, 'locked_until', n.locked_until,
-                           'until_unlocked', until_unlocked,
-                           'failures_since_login', n.failures_since_login,
+                         v_scope, v_next.failures_since_login)
+             else format('%s locked until %s after %s consecutive failed logins', v_scope, v_next.locked_until,
+                         v_next.failures_since_login) end,
+        jsonb_build_object('scope', v_scope, 'lock_count', v_next.lock_count, 'locked_until', v_next.locked_until,
+                           'until_unlocked', v_until_unlocked,
+                           'failures_since_login', v_next.failures_since_login,
                            'client_addr', private.client_addr()), p_user_id);
 end
 $$;
@@ -339,13 +339,13 @@ language plpgsql
 set search_path = ''
 as $$
 declare
-    keep int := (select s.devices_per_user from private.auth_settings s);
+    v_keep int := (select s.devices_per_user from private.auth_settings s);
 begin
     insert into private.login_devices (user_id, device_hash) values (p_user_id, p_device_hash);
     delete from private.login_devices d
      where d.user_id = p_user_id
        and d.id not in (select k.id from private.login_devices k where k.user_id = p_user_id
-                         order by k.last_login_at desc, k.id desc limit keep);
+                         order by k.last_login_at desc, k.id desc limit v_keep);
 end
 $$;
 comment on function private.remember_device(int, bytea) is
@@ -371,21 +371,21 @@ language plpgsql
 set search_path = ''
 as $$
 declare
-    s private.auth_settings;
-    u public.users;
-    device private.login_devices;
-    locked timestamptz;
-    failures int;
-    prehash text := private.password_prehash(p_password, p_pepper);
-    failure record;
-    issued boolean := false;
+    v_settings private.auth_settings;
+    v_user public.users;
+    v_device private.login_devices;
+    v_locked timestamptz;
+    v_failures int;
+    v_prehash text := private.password_prehash(p_password, p_pepper);
+    v_failure record;
+    v_issued boolean := false;
 begin
-    select * into strict s from private.auth_settings;
+    select * into strict v_settings from private.auth_settings;
     perform private.set_auth_subject(p_username);
-    select * into u from public.users where lower(users.username) = lower(p_username) for update;
+    select * into v_user from public.users where lower(users.username) = lower(p_username) for update;
 
-    if u.id is null then
-        perform private.password_matches(prehash, s.dummy_hash);
+    if v_user.id is null then
+        perform private.password_matches(v_prehash, v_settings.dummy_hash);
         perform private.set_auth_subject(null);
         -- The attempted name is not logged: people type their password into the username field.
         perform private.log_event('WARNING', 'auth', 'login_failed', 'unknown username',
@@ -395,40 +395,40 @@ begin
     end if;
 
     if p_device_hash is not null then
-        select * into device from private.login_devices d
-         where d.device_hash = p_device_hash and d.user_id = u.id for update;
+        select * into v_device from private.login_devices d
+         where d.device_hash = p_device_hash and d.user_id = v_user.id for update;
     end if;
-    locked := case when device.id is not null then device.locked_until else u.locked_until end;
-    failures := case when device.id is not null then device.failures_since_login else u.failures_since_login end;
-    if locked > now() or failures >= s.lockout_hard_limit then
+    v_locked := case when v_device.id is not null then v_device.locked_until else v_user.locked_until end;
+    v_failures := case when v_device.id is not null then v_device.failures_since_login else v_user.failures_since_login end;
+    if v_locked > now() or v_failures >= v_settings.lockout_hard_limit then
         perform private.set_auth_subject(null);
         perform private.log_event('WARNING', 'auth', 'login_refused_locked', 'login while the account is locked',
-            jsonb_build_object('locked_until', locked, 'client_addr', private.client_addr(),
-                               'scope', case when device.id is null then 'account' else 'device' end), u.id);
+            jsonb_build_object('locked_until', v_locked, 'client_addr', private.client_addr(),
+                               'scope', case when v_device.id is null then 'account' else 'device' end), v_user.id);
         -- locked_until: null when the lock holds until an administrator unlocks it.
         return query select 'locked', null::int, null::text, null::int,
-                            case when locked > now() then locked end, false;
+                            case when v_locked > now() then v_locked end, false;
         return;
     end if;
 
-    if not private.password_matches(prehash, u.hashed_password) then
-        if u.is_active is not true then
+    if not private.password_matches(v_prehash, v_user.hashed_password) then
+        if v_user.is_active is not true then
             -- A disabled account says so only to someone who knows its password.
             perform private.log_event('WARNING', 'auth', 'login_failed', 'wrong password for a disabled account',
-                jsonb_build_object('client_addr', private.client_addr()), u.id);
-            select 'bad_credentials'::text as status, null::timestamptz as locked_until into failure;
+                jsonb_build_object('client_addr', private.client_addr()), v_user.id);
+            select 'bad_credentials'::text as status, null::timestamptz as locked_until into v_failure;
         else
-            select * into failure from private.record_failed_login(u.id, device.id);
+            select * into v_failure from private.record_failed_login(v_user.id, v_device.id);
         end if;
         perform private.set_auth_subject(null);
-        return query select failure.status::text, null::int, null::text, null::int,
-                            failure.locked_until::timestamptz, false;
+        return query select v_failure.status::text, null::int, null::text, null::int,
+                            v_failure.locked_until::timestamptz, false;
         return;
     end if;
 
-    if u.is_active is not true then
+    if v_user.is_active is not true then
         perform private.log_event('WARNING', 'auth', 'login_refused_disabled', 'login to a disabled account',
-            jsonb_build_object('client_addr', private.client_addr()), u.id);
+            jsonb_build_object('client_addr', private.client_addr()), v_user.id);
         perform private.set_auth_subject(null);
         return query select 'disabled', null::int, null::text, null::int, null::timestamptz, false;
         return;
@@ -439,25 +439,25 @@ begin
        set failed_logins = 0, lock_count = 0, locked_until = null, failures_since_login = 0,
            last_login_at = case when p_is_login then now() else users.last_login_at end,
            -- A hash made at a lower cost (or another format) is upgraded now that we hold the password.
-           hashed_password = case when coalesce(private.bcrypt_cost_of(users.hashed_password), 0) < s.bcrypt_cost
-                                  then public.crypt(prehash, public.gen_salt('bf', s.bcrypt_cost))
+           hashed_password = case when coalesce(private.bcrypt_cost_of(users.hashed_password), 0) < v_settings.bcrypt_cost
+                                  then public.crypt(v_prehash, public.gen_salt('bf', v_settings.bcrypt_cost))
                                   else users.hashed_password end
-     where id = u.id;
-    if device.id is not null then
+     where id = v_user.id;
+    if v_device.id is not null then
         update private.login_devices d
            set failed_logins = 0, lock_count = 0, locked_until = null, failures_since_login = 0,
                last_login_at = case when p_is_login then now() else d.last_login_at end
-         where d.id = device.id;
+         where d.id = v_device.id;
     elsif p_is_login and p_new_device_hash is not null then
-        perform private.remember_device(u.id, p_new_device_hash);
-        issued := true;
+        perform private.remember_device(v_user.id, p_new_device_hash);
+        v_issued := true;
     end if;
     perform private.set_auth_subject(null);
     if p_is_login then
         perform private.log_event('INFO', 'auth', 'login_ok', 'logged in',
-            jsonb_build_object('client_addr', private.client_addr(), 'known_device', device.id is not null), u.id);
+            jsonb_build_object('client_addr', private.client_addr(), 'known_device', v_device.id is not null), v_user.id);
     end if;
-    return query select 'ok', u.id, u.role, u.token_version, null::timestamptz, issued;
+    return query select 'ok', v_user.id, v_user.role, v_user.token_version, null::timestamptz, v_issued;
 end
 $$;
 comment on function private.authenticate(text, text, text, boolean, bytea, bytea) is
@@ -565,23 +565,23 @@ language plpgsql
 set search_path = ''
 as $$
 declare
-    u public.users;
+    v_user public.users;
 begin
     perform private.lock_user_row(p_user_id);
-    select * into strict u from public.users where id = p_user_id;
+    select * into strict v_user from public.users where id = p_user_id;
     if p_role is null or p_role <> all (private.roles()) then
         raise exception 'unknown role %', coalesce(p_role, 'null') using errcode = 'SRP16';
     end if;
-    if u.role = p_role then
+    if v_user.role = p_role then
         return;
     end if;
-    if u.role = 'admin' then
+    if v_user.role = 'admin' then
         perform private.assert_not_last_admin(p_user_id);
     end if;
     update public.users set role = p_role where id = p_user_id;
     perform private.bump_token_version(p_user_id);
-    perform private.log_event('WARNING', 'auth', 'role_changed', format('user %s: role %s -> %s', p_user_id, u.role, p_role),
-        jsonb_build_object('from', u.role, 'to', p_role, 'actor_id', private.caller_id(), 'by', session_user), p_user_id);
+    perform private.log_event('WARNING', 'auth', 'role_changed', format('user %s: role %s -> %s', p_user_id, v_user.role, p_role),
+        jsonb_build_object('from', v_user.role, 'to', p_role, 'actor_id', private.caller_id(), 'by', session_user), p_user_id);
 end
 $$;
 comment on function private.set_user_role(int, text) is
@@ -597,10 +597,10 @@ security definer  -- registration writes public.users, which the authenticator m
 set search_path = ''
 as $$
 declare
-    new_id int := private.create_user(p_username, p_password, p_pepper, p_email, 'user');
+    v_new_id int := private.create_user(p_username, p_password, p_pepper, p_email, 'user');
 begin
     perform private.set_auth_subject(p_username);
-    return query select u.id, u.username, u.email, u.role, u.created_at from public.users u where u.id = new_id;
+    return query select u.id, u.username, u.email, u.role, u.created_at from public.users u where u.id = v_new_id;
     perform private.set_auth_subject(null);
 end
 $$;
@@ -626,18 +626,18 @@ security definer  -- reads and updates public.users, which the authenticator may
 set search_path = ''
 as $$
 declare
-    r record;
+    v_row record;
 begin
     -- Recorded with the audit rows this login writes; cleared with the transaction.
     perform set_config('strongroom.client_addr', coalesce(pg_catalog.host(p_client_addr), ''), true),
             set_config('strongroom.request_id', coalesce(left(p_request_id, 200), ''), true);
-    select * into strict r from private.authenticate(p_username, p_password, p_pepper, true, p_device_hash,
+    select * into strict v_row from private.authenticate(p_username, p_password, p_pepper, true, p_device_hash,
                                                      p_new_device_hash);
     -- The session opens in the same transaction as the check: one call, one decision, here.
-    if r.status = 'ok' and p_refresh_hash is not null then
-        perform api.open_session(r.user_id, r.token_version, p_refresh_hash, p_refresh_ttl);
+    if v_row.status = 'ok' and p_refresh_hash is not null then
+        perform api.open_session(v_row.user_id, v_row.token_version, p_refresh_hash, p_refresh_ttl);
     end if;
-    return query select r.status, r.user_id, r.role, r.token_version, r.locked_until, r.device_issued;
+    return query select v_row.status, v_row.user_id, v_row.role, v_row.token_version, v_row.locked_until, v_row.device_issued;
 end
 $$;
 comment on function api.login(text, text, text, inet, text, bytea, bytea, bytea, interval) is
