@@ -22,7 +22,7 @@ from pydantic import SecretStr
 
 from api.http.app import create_app
 from api.settings import Settings
-from api.testing.plugin import PgInfo, free_port
+from api.testing.plugin import PgInfo, free_port, stop_process
 
 PASSWORD = "correct horse battery staple"
 
@@ -127,12 +127,7 @@ class LiveApi:
         self.base = base
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+        stop_process(self.process)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from api.testing.plugin import free_port
+from api.testing.plugin import free_port, stop_process
 
 # A guard against a test that would otherwise hang forever; never a measure of speed.
 PATIENCE = 30.0
@@ -195,12 +195,7 @@ class RealApi:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+            stop_process(self.process)
             self.process = None
 
     def register(self, username: str, password: str = PASSWORD) -> None:
