@@ -331,13 +331,13 @@ comment on view private.encrypted_columns is
 -- on every table with an encrypted column:
 do $$
 declare
-    t text;
+    v_table text;
 begin
-    for t in select distinct c.table_name from private.encrypted_columns c order by 1 loop
-        execute pg_catalog.format('drop policy if exists key_maintenance on public.%I', t);
+    for v_table in select distinct c.table_name from private.encrypted_columns c order by 1 loop
+        execute pg_catalog.format('drop policy if exists key_maintenance on public.%I', v_table);
         execute pg_catalog.format(
             'create policy key_maintenance on public.%I as permissive for all to strongroom_owner'
-            ' using (private.key_maintenance()) with check (private.key_maintenance())', t);
+            ' using (private.key_maintenance()) with check (private.key_maintenance())', v_table);
     end loop;
 end $$;
 
@@ -435,14 +435,14 @@ declare
     v_lock text := case when p_skip_locked then 'for update skip locked' else 'for update' end;
     v_left integer := p_limit;
     v_n integer;
-    t record;
+    v_table record;
 begin
     -- One statement per encrypted table (private.encrypted_columns): lock up to what is left of the batch
     -- among the rows on an old key (in id order; skipping rows a writer holds, except in the final sweep,
     -- which waits for them), then re-encrypt each of its columns, and recompute its blind index, with the
     -- active key. Places do not change. A row a writer changed meanwhile is re-read by the UPDATE (READ
     -- COMMITTED), so no write is lost.
-    for t in
+    for v_table in
         select c.table_name, c.key_column,
                pg_catalog.string_agg(pg_catalog.format(
                    '%1$I = private.encrypt(%2$s, $1, %3$s)', c.column_name, d.plain, d.place)
@@ -468,7 +468,7 @@ begin
                  order by id limit $2 %3$s)
             update public.%1$I x
                set %4$s, %2$I = $1
-              from batch where x.id = batch.id$q$, t.table_name, t.key_column, v_lock, t.assignments)
+              from batch where x.id = batch.id$q$, v_table.table_name, v_table.key_column, v_lock, v_table.assignments)
             using p_active, v_left;
         get diagnostics v_n = row_count;
         v_left := v_left - v_n;
