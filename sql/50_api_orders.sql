@@ -6,25 +6,51 @@
 -- one function (private.order_transition_refusal) used by a trigger, so it holds for every UPDATE, from
 -- the API or from psql. Orders are cancelled, never deleted (no delete function, no DELETE grant).
 -- Who may move an order: an admin any allowed step; a user only cancels their own orders.
+-- Who may create an order in which status: anyone pending; an admin also processing (an order that is
+-- already being worked on when it is entered). Both read one list, private.order_status_rules().
 -- A user sees their own orders; an admin sees all. Another user's order is "not found": the function
 -- records the refusal in logs (private.log_access_refused) and returns no row, so the record commits with
 -- the request (a raise would roll it back); the API answers 404 for no row.
 
 insert into private.error_codes (sqlstate, name, http_status, description) values
     ('SRC50', 'bad_status_transition', 409, 'The order''s status cannot change that way; the message says why.'),
-    ('SRF52', 'order_status_admin_only', 403, 'Only an admin may move an order to processing or shipped.')
+    ('SRF52', 'order_status_admin_only', 403, 'Only an admin may move an order to processing or shipped, or '
+                                              'create one that is already processing.'),
+    ('SRP51', 'unknown_order_status', 422, 'Not an order status; the message lists the statuses.')
 on conflict (sqlstate) do update
     set name = excluded.name, http_status = excluded.http_status, description = excluded.description;
 
 -- Orders.
 
+create or replace function private.order_status_rules()
+returns table (status text, description text, created_by text[], set_by text[])
+language sql immutable set search_path = '' as $$
+    values ('pending', 'Entered, not yet worked on: where an order starts.', array['user', 'admin'], array[]::text[]),
+           ('processing', 'Being worked on.', array['admin'], array['admin']),
+           ('shipped', 'Sent: a final status.', array[]::text[], array['admin']),
+           ('cancelled', 'Called off before it shipped: a final status.', array[]::text[], array['user', 'admin']);
+$$;
+comment on function private.order_status_rules() is
+    'The order statuses in workflow order: what each means, which roles may create an order in it (created_by) '
+    'and which may move an order to it (set_by; an admin''s move is judged by the transitions alone).';
+
 create or replace function private.order_statuses() returns text[]
 language sql immutable set search_path = '' as $$
-    select array['pending', 'processing', 'shipped', 'cancelled']
+    select array(select r.status from private.order_status_rules() r)
 $$;
 comment on function private.order_statuses() is
     'Every order status, in workflow order: the one list the order functions check against (the API''s and '
     'the GUI''s copy is api/rules.py, and the constraint orders_status_known, pinned by tests/test_rules.py).';
+
+create or replace function private.order_status_unknown(p_status text) returns text
+language sql immutable set search_path = '' as $$
+    select case when p_status is null or p_status <> all (private.order_statuses())
+                then pg_catalog.format('%s is not an order status (%s)', coalesce(pg_catalog.quote_literal(p_status), 'null'),
+                                       pg_catalog.array_to_string(private.order_statuses(), ', '))
+           end;
+$$;
+comment on function private.order_status_unknown(text) is
+    'Null for a known order status, else a message that lists the statuses (raised as SRP51, a 422).';
 
 create or replace function private.order_transition_refusal(p_from text, p_to text) returns text
 language sql immutable set search_path = '' as $$
@@ -109,7 +135,9 @@ comment on function private.visible_order(integer) is
     '(the caller then returns no row, and must not raise: the log row would roll back with it).';
 
 drop function if exists api.create_order(text, boolean);
-create function api.create_order(p_description text, p_sensitive boolean default false)
+drop function if exists api.create_order(text, boolean, text);
+create function api.create_order(p_description text, p_sensitive boolean default false,
+                                 p_status text default 'pending')
 returns table (id integer, user_id integer, description text, sensitive boolean, status text,
                created_at timestamp, updated_at timestamp)
 language plpgsql volatile
@@ -118,24 +146,51 @@ set search_path = ''
 as $$
 declare
     v_user integer := private.require_caller();
-    v_id integer := pg_catalog.nextval('public.orders_id_seq');
+    v_role text := private.caller_role();
+    v_status text := coalesce(p_status, 'pending');
+    v_id integer;
     v_key integer;
 begin
     perform private.check_field_text('description', p_description, 10000, true);
+    if private.order_status_unknown(v_status) is not null then
+        raise exception '%', private.order_status_unknown(v_status) using errcode = 'SRP51';
+    end if;
+    if not exists (select from private.order_status_rules() r where r.status = v_status and v_role = any (r.created_by)) then
+        raise exception 'a % may not create an order that is already %', v_role, v_status using errcode = 'SRF52',
+            hint = pg_catalog.format('A %s may create an order in: %s.', v_role,
+                                     (select pg_catalog.string_agg(r.status, ', ') from private.order_status_rules() r
+                                       where v_role = any (r.created_by)));
+    end if;
+    v_id := pg_catalog.nextval('public.orders_id_seq');
     if p_sensitive then
         v_key := private.active_key_id();
     end if;
-    insert into public.orders (id, user_id, description, sensitive, description_enc, description_key_id)
+    insert into public.orders (id, user_id, description, sensitive, description_enc, description_key_id, status)
     values (v_id, v_user,
             case when p_sensitive then '' else p_description end,
             coalesce(p_sensitive, false),
             case when p_sensitive
                  then private.encrypt(p_description, v_key, private.place('orders', 'description', null, v_id)) end,
-            v_key);
+            v_key, v_status);
     return query select * from private.order_out(v_id);
 end $$;
-comment on function api.create_order(text, boolean) is
-    'Creates a pending order for the caller. Sensitive: the description (1-10000 characters) is stored only encrypted.';
+comment on function api.create_order(text, boolean, text) is
+    'Creates an order for the caller, pending unless p_status says otherwise: private.order_status_rules() says '
+    'which roles may create an order in which status (SRF52 otherwise; SRP51 for no such status). Sensitive: '
+    'the description (1-10000 characters) is stored only encrypted.';
+
+drop function if exists api.order_statuses();
+create function api.order_statuses()
+returns table (status text, description text, may_create boolean, may_set boolean)
+language sql stable security definer set search_path = '' as $$
+    -- security definer: the caller roles have no usage on schema private, where the list lives.
+    select r.status, r.description, private.caller_role() = any (r.created_by),
+           private.caller_role() = any (r.set_by)
+      from private.order_status_rules() r;
+$$;
+comment on function api.order_statuses() is
+    'The order statuses in workflow order, with what each means, and whether the caller''s role may create an '
+    'order in it (may_create) or move an order to it (may_set). Forms offer only what the caller may do.';
 
 drop function if exists api.list_orders(text, integer, integer);
 create function api.list_orders(p_status text default null, p_before_id integer default null,
@@ -220,7 +275,13 @@ begin
     if v_id is null then
         return;  -- not the caller's: refusal logged, no row
     end if;
-    if private.caller_role() is distinct from 'admin' and p_status is distinct from 'cancelled' then
+    if private.order_status_unknown(p_status) is not null then
+        raise exception '%', private.order_status_unknown(p_status) using errcode = 'SRP51';
+    end if;
+    -- An admin's move is judged by the transition rule alone (the trigger); a user's also by set_by.
+    if private.caller_role() is distinct from 'admin'
+       and not exists (select from private.order_status_rules() r
+                        where r.status = p_status and private.caller_role() = any (r.set_by)) then
         raise exception 'only an admin may move an order to %', p_status using errcode = 'SRF52',
             hint = 'A user may cancel their own pending or processing order.';
     end if;
@@ -239,9 +300,28 @@ comment on function api.set_order_status(integer, text) is
 -- otherwise, the refusal logged). Every visible order has at least its 'created' event. Auditors have
 -- audit.order_history (sql/80_dba_queries.sql), without the ownership check.
 
-create or replace function api.order_history(p_order_id integer)
-returns table (id integer, order_id integer, "timestamp" timestamp, action text, details text,
-               actor_id integer, request_id text)
+create or replace function private.json_object_of(p_text text) returns jsonb
+language plpgsql immutable set search_path = '' as $$
+-- The seed's order_logs.details is text; our triggers write a JSON object into it. Anything else (a row a
+-- DBA wrote by hand) is still answered as an object, so clients read one shape.
+declare
+    v jsonb;
+begin
+    if p_text is null then
+        return null;
+    end if;
+    v := p_text::jsonb;
+    return case when pg_catalog.jsonb_typeof(v) = 'object' then v else pg_catalog.jsonb_build_object('value', v) end;
+exception when invalid_text_representation then
+    return pg_catalog.jsonb_build_object('text', p_text);
+end $$;
+comment on function private.json_object_of(text) is
+    'A text column holding JSON (order_logs.details) as a jsonb object; other text as {"text": ...}.';
+
+drop function if exists api.order_history(integer);
+create function api.order_history(p_order_id integer)
+returns table (id integer, order_id integer, "timestamp" timestamp, action text, details jsonb,
+               actor_id integer, actor_name text, actor_role text, request_id text)
 language plpgsql
 security definer  -- the caller roles may not read order_logs; visibility is checked first
 set search_path = ''
@@ -250,12 +330,18 @@ begin
     if private.visible_order(p_order_id) is null then
         return;  -- not the caller's: refusal logged, no row
     end if;
+    -- The actor's name as far as the caller may read users (row-level security: a user sees their own
+    -- name, an admin every name); the role the change ran as in any case.
     return query
-        select l.id, l.order_id, l.timestamp, l.action::text, l.details, l.actor_id, l.request_id
+        select l.id, l.order_id, l.timestamp, l.action::text, private.json_object_of(l.details), l.actor_id,
+               u.username::text, pg_catalog.replace(l.db_role, 'strongroom_', ''), l.request_id
           from public.order_logs l
+          left join public.users u on u.id = l.actor_id
          where l.order_id = p_order_id
          order by l.id;
 end
 $$;
 comment on function api.order_history(integer) is
-    'The events of one order (created, status changes), oldest first: own orders, or any for an admin. No row otherwise (the refusal is logged).';
+    'The events of one order (created, status changes), oldest first, details as a JSON object, with who did '
+    'each (name as far as the caller may read it, and role): own orders, or any for an admin. No row otherwise '
+    '(the refusal is logged).';

@@ -102,7 +102,7 @@ comment on function api.save_vault_item(text, text, text, text) is
 
 drop function if exists api.list_vault_sites();
 create function api.list_vault_sites()
-returns table (id integer, site text, login text, updated_at timestamp)
+returns table (id integer, site text, login text, created_at timestamp, updated_at timestamp)
 language plpgsql volatile
 security definer  -- decrypting needs the wrapped keys in aes_keys
 set search_path = ''
@@ -111,7 +111,7 @@ declare
     v_user integer := private.require_caller();
 begin
     return query
-        select o.id, o.site, o.login, o.updated_at
+        select o.id, o.site, o.login, o.created_at, o.updated_at
           from private.vault_out(array(select v.id from public.vault v where v.user_id = v_user), false) o
          order by pg_catalog.lower(o.site), o.login, o.id;
 exception when external_routine_invocation_exception then

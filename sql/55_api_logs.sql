@@ -63,6 +63,7 @@ comment on function api.log_client_event(text, text, text, jsonb) is
 -- Listing ---------------------------------------------------------------------------------------------
 
 drop function if exists api.list_logs(bigint, integer, text, text, text, timestamptz, timestamptz);
+drop function if exists api.list_logs(bigint, integer, text, text, text, timestamptz, timestamptz, text, boolean);
 create function api.list_logs(
     p_before_id bigint      default null,
     p_limit     integer     default 50,
@@ -70,11 +71,13 @@ create function api.list_logs(
     p_component text        default null,
     p_action    text        default null,
     p_since     timestamptz default null,
-    p_until     timestamptz default null
+    p_until     timestamptz default null,
+    p_username  text        default null,
+    p_api_calls boolean     default false
 )
-returns table (id bigint, at timestamptz, level text, component text, action text, message text,
-               details jsonb, table_name text, row_id bigint, user_id integer, actor_id integer,
-               request_id text)
+returns table (id bigint, at timestamptz, logged_at timestamptz, level text, component text, action text,
+               message text, details jsonb, table_name text, row_id bigint, user_id integer, username text,
+               actor_id integer, actor_name text, request_id text)
 language plpgsql
 stable
 security definer  -- runtime roles do not read logs directly; this decides which rows they see
@@ -83,28 +86,48 @@ as $$
 declare
     v_user integer := private.caller_id();
     v_all boolean := private.caller_role() in ('admin', 'auditor');
+    v_named integer;
 begin
     if v_user is null then
         raise exception 'no caller in this transaction' using errcode = 'SRA01';
     end if;
+    if p_username is not null then
+        -- Row-level security on users: a user can name only themselves, an admin anyone.
+        select u.id into v_named from public.users as u where pg_catalog.lower(u.username) = pg_catalog.lower(p_username);
+        if v_named is null then
+            return;
+        end if;
+    end if;
+    -- API-call records are one per request, so they are most of the log: left out unless asked for (or
+    -- filtered on by name). Their time is the request's (details.at), not when the batch was written.
+    -- Names are read through row-level security on users: a user sees their own, an admin every one.
     return query
-    select l.id::bigint, l.logged_at, l.level::text, l.component::text, l.action, l.message, l.details,
-           l.table_name, l.row_id, l.user_id, l.actor_id, l.request_id
+    select l.id::bigint,
+           case when l.action = 'api_call' then coalesce((l.details ->> 'at')::timestamptz, l.logged_at)
+                else l.logged_at end,
+           l.logged_at, l.level::text, l.component::text, l.action, l.message, l.details,
+           l.table_name, l.row_id, l.user_id, u.username::text, l.actor_id, a.username::text, l.request_id
     from public.logs as l
+    left join public.users as u on u.id = l.user_id
+    left join public.users as a on a.id = l.actor_id
     where (v_all or l.actor_id = v_user or l.user_id = v_user)
       and (p_before_id is null or l.id < p_before_id)
       and (p_level is null or l.level = pg_catalog.upper(p_level))
       and (p_component is null or l.component = p_component)
       and (p_action is null or l.action = p_action)
+      and (p_api_calls or l.action is distinct from 'api_call' or p_action = 'api_call' or p_component = 'api')
+      and (v_named is null or l.user_id = v_named or l.actor_id = v_named)
       and (p_since is null or l.logged_at >= p_since)
       and (p_until is null or l.logged_at < p_until)
     order by l.id desc
-    limit greatest(1, least(coalesce(p_limit, 50), 200));
+    limit greatest(1, least(coalesce(p_limit, 50), 500));
 end
 $$;
-comment on function api.list_logs(bigint, integer, text, text, text, timestamptz, timestamptz) is
+comment on function api.list_logs(bigint, integer, text, text, text, timestamptz, timestamptz, text, boolean) is
     'Log events, newest first: a user sees the events they caused or that are about them; admin and '
-    'auditor see all. Keyset pagination: pass the last id you got as p_before_id. At most 200 a page.';
+    'auditor see all. Filters: level, component, action, time, a user (p_username: their events as actor or '
+    'subject). API-call records only with p_api_calls (or when asked for by action or component); their at '
+    'is the request''s time. Keyset pagination: pass the last id you got as p_before_id. At most 500 a page.';
 
 -- API calls, recorded by the API process in batches -------------------------------------------------
 -- In schema audit, not api: no client calls it; the API process does, on its own connection as the
@@ -124,8 +147,11 @@ begin
        or exists (select from pg_catalog.jsonb_array_elements(p_calls) as c where pg_catalog.jsonb_typeof(c) <> 'object') then
         raise exception 'expected a JSON array of at most 1000 call objects' using errcode = 'SRP91';
     end if;
-    insert into public.logs (level, component, action, message, details, actor_id, request_id, client_addr)
-    select case when c.status >= 500 then 'ERROR' when c.status >= 400 then 'WARNING' else 'INFO' end,
+    -- The seed's "timestamp" keeps the request's time (UTC, as the API's sessions run); logged_at is the flush.
+    insert into public.logs ("timestamp", level, component, action, message, details, actor_id, request_id,
+                             client_addr)
+    select coalesce(c.at, pg_catalog.now()) at time zone 'UTC',
+           case when c.status >= 500 then 'ERROR' when c.status >= 400 then 'WARNING' else 'INFO' end,
            'api', 'api_call',
            pg_catalog.format('%s %s %s', c.method, c.route, c.status),
            pg_catalog.jsonb_build_object('method', c.method, 'route', c.route, 'status', c.status,

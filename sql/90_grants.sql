@@ -49,7 +49,7 @@ revoke all on public.aes_keys, public.key_logs, public.vault from public;
 grant execute on function
     api.create_entry(text, text), api.list_entries(integer, integer), api.get_entry(integer),
     api.update_entry(integer, text, text), api.delete_entry(integer),
-    api.create_order(text, boolean), api.list_orders(text, integer, integer), api.get_order(integer),
+    api.create_order(text, boolean, text), api.order_statuses(), api.list_orders(text, integer, integer), api.get_order(integer),
     api.set_order_status(integer, text),
     api.save_vault_item(text, text, text, text), api.list_vault_sites(), api.lookup_vault(text),
     api.delete_vault_item(integer),
@@ -83,7 +83,7 @@ grant execute on function audit.seal(), audit.head() to strongroom_authenticator
 grant usage on schema audit to strongroom_admin;
 grant execute on function audit.seal(), audit.head() to strongroom_admin;
 grant execute on function api.log_client_event(text, text, text, jsonb),
-    api.list_logs(bigint, integer, text, text, text, timestamptz, timestamptz)
+    api.list_logs(bigint, integer, text, text, text, timestamptz, timestamptz, text, boolean)
     to strongroom_user, strongroom_admin, strongroom_auditor;
 grant execute on function audit.record_api_calls(jsonb) to strongroom_authenticator;
 

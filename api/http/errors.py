@@ -267,14 +267,24 @@ def recent_resource_error(app: FastAPI) -> dict[str, Any] | None:
 
 
 def problem_schema() -> dict[str, Any]:
+    def field(kind: Any, description: str) -> dict[str, Any]:
+        return {"type": kind, "description": description}
+
     return {
         "type": "object",
+        "description": "An RFC 9457 problem: what went wrong, for a person (detail) and a program (code).",
         "required": ["type", "title", "status", "detail"],
         "properties": {
-            "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-            "detail": {"type": "string"}, "code": {"type": "string"}, "instance": {"type": "string"},
-            "request_id": {"type": ["string", "null"]}, "sqlstate": {"type": "string"},
-            "errors": {"type": "array", "items": {"type": "object"}},
+            "type": field("string", "urn:strongroom:problem:<code>."),
+            "title": field("string", "A short summary of the kind of problem."),
+            "status": field("integer", "The HTTP status code."),
+            "detail": field("string", "What went wrong this time, for a person."),
+            "code": field("string", "A stable name for the problem, for programs (e.g. order_status_admin_only)."),
+            "instance": field("string", "The request's path."),
+            "request_id": field(["string", "null"], "The request's id (X-Request-ID): quote it to an administrator."),
+            "sqlstate": field("string", "The database's error code (SRxxx), when the database refused."),
+            "errors": {"type": "array", "items": {"type": "object"},
+                       "description": "For an invalid request: each field that is wrong (loc, msg, type)."},
         },
     }
 

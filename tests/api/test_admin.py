@@ -37,7 +37,7 @@ def test_rotation_makes_a_new_active_key_and_old_notes_still_decrypt(client: Tes
     note = client.post("/entries", json={"title": "t", "content": "before rotation"}, headers=alice).json()
 
     rotated = client.post("/aes/rotate", headers=admin)
-    keys = client.get("/aes/keys", headers=admin).json()
+    keys = client.get("/aes/keys", headers=admin).json()["items"]
 
     assert rotated.status_code == 200 and rotated.json()["new_key_id"] != rotated.json()["old_key_id"]
     assert [k["id"] for k in keys if k["state"] == "active"] == [rotated.json()["new_key_id"]]
@@ -71,7 +71,7 @@ def test_reencryption_moves_every_row_then_the_old_key_can_be_retired(client: Te
 
 
 def test_the_active_key_cannot_be_retired(client: TestClient, admin: dict[str, str]) -> None:
-    active = next(k for k in client.get("/aes/keys", headers=admin).json() if k["state"] == "active")
+    active = next(k for k in client.get("/aes/keys", headers=admin).json()["items"] if k["state"] == "active")
     response = client.post(f"/aes/keys/{active['id']}/retire", headers=admin)
     assert response.status_code == 409
 
@@ -120,5 +120,5 @@ def test_an_unknown_role_is_422(client: TestClient, user: Callable, admin: dict[
 
 def test_admins_list_every_account(client: TestClient, user: Callable, admin: dict[str, str]) -> None:
     user("alice")
-    names = {u["username"] for u in client.get("/users", headers=admin).json()}
+    names = {u["username"] for u in client.get("/users", headers=admin).json()["items"]}
     assert {"alice", "root-admin"} <= names

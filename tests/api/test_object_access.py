@@ -19,7 +19,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/entries/{entry}", None),
     ("PUT", "/entries/{entry}", {"title": "stolen"}),
     ("DELETE", "/entries/{entry}", None),
-    ("DELETE", "/passwords/{item}", None),
+    ("DELETE", "/password-items/{item}", None),
     ("GET", "/passwords/{site}", None),
 ]
 # Routes with an id that are not about a user's own object (administration: 403 for users, tested apart).

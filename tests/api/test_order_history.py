@@ -20,7 +20,7 @@ def test_an_admin_moves_an_order_along_and_its_history_shows_each_step(client: T
     history = client.get(f"/orders/{order['id']}/history", headers=alice)
 
     assert history.status_code == 200
-    assert [e["action"] for e in history.json()] == ["created", "status_changed", "status_changed"]
+    assert [e["action"] for e in history.json()["items"]] == ["created", "status_changed", "status_changed"]
 
 
 def test_an_order_request_id_joins_the_http_answer_and_the_audit_row(client: TestClient, user: Callable,

@@ -130,3 +130,53 @@ def test_concurrent_duplicates_with_one_idempotency_key_create_exactly_one_order
 
     assert db.execute("select count(*) from public.orders").fetchone() == (1,)
     assert 201 in statuses and set(statuses) <= {201, 409}
+
+
+def test_the_last_page_says_there_is_no_next(client: TestClient, user: Callable) -> None:
+    alice = user("alice")
+    create(client, alice)
+    assert client.get("/orders", params={"limit": 1}, headers=alice).json()["next"] is None
+
+
+def test_an_admin_creates_an_order_already_processing_in_one_transaction(client: TestClient, user: Callable,
+                                                                        admin: dict[str, str],
+                                                                        db: psycopg.Connection) -> None:
+    order = create(client, admin, "rush job", status="processing")
+
+    history = client.get(f"/orders/{order['id']}/history", headers=admin).json()["items"]
+
+    assert order["status"] == "processing"
+    assert [(e["action"], e["details"]) for e in history] == [("created", {"status": "processing"})]
+    assert history[0]["actor_name"] == "root-admin" and history[0]["actor_role"] == "admin"
+
+
+@pytest.mark.parametrize("status", ["processing", "shipped", "cancelled"])
+def test_a_user_may_create_an_order_only_pending(client: TestClient, user: Callable, db: psycopg.Connection,
+                                                 status: str) -> None:
+    response = client.post("/orders", json={"description": "x", "status": status}, headers=user("alice"))
+    assert response.status_code == 403 and response.json()["sqlstate"] == "SRF52"
+    assert db.execute("select count(*) from public.orders").fetchone() == (0,)
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/orders"), ("PATCH", "/orders/{id}")])
+@pytest.mark.parametrize("status", ["done", "Cancelled"])
+def test_an_unknown_status_is_422_listing_the_statuses(client: TestClient, user: Callable, method: str, path: str,
+                                                       status: str) -> None:
+    alice = user("alice")
+    order = create(client, alice)
+    response = client.request(method, path.format(id=order["id"]), json={"description": "x", "status": status}
+                              if method == "POST" else {"status": status}, headers=alice)
+    assert response.status_code == 422
+    assert all(s in response.text for s in ("pending", "processing", "shipped", "cancelled"))
+
+
+def test_the_order_statuses_say_what_each_role_may_do(client: TestClient, user: Callable,
+                                                      admin: dict[str, str]) -> None:
+    def rights(auth: dict[str, str]) -> dict[str, tuple[bool, bool]]:
+        page = client.get("/order-statuses", headers=auth).json()
+        return {s["status"]: (s["may_create"], s["may_set"]) for s in page["items"]}
+
+    assert rights(user("alice")) == {"pending": (True, False), "processing": (False, False),
+                                     "shipped": (False, False), "cancelled": (False, True)}
+    assert rights(admin) == {"pending": (True, False), "processing": (True, True),
+                             "shipped": (False, True), "cancelled": (False, True)}

@@ -1,9 +1,13 @@
-"""The password vault over HTTP: save (idempotent), list sites, look up by site, delete, generate."""
+"""The password vault over HTTP: save (idempotent), list sites, look up by site, delete, generate.
+
+One name per field in and out (website, username, password), every saved site can be looked up (a URL, a
+site called "generate"), and item ids and the generator have paths of their own."""
 
 from __future__ import annotations
 
 import string
 from collections.abc import Callable
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -24,8 +28,8 @@ def test_a_saved_login_is_found_by_site_and_stored_encrypted(client: TestClient,
 
     found = client.get("/passwords/Example.org", headers=alice)
 
-    assert "secret" not in item
-    assert found.status_code == 200 and found.json()[0]["secret"] == "correct-horse-42"
+    assert "password" not in item and "secret" not in item
+    assert found.status_code == 200 and found.json()["items"][0]["password"] == "correct-horse-42"
     assert "correct-horse-42" not in str(db.execute("select * from public.vault").fetchall())
 
 
@@ -36,7 +40,8 @@ def test_the_site_list_has_no_secrets(client: TestClient, user: Callable) -> Non
 
     listed = client.get("/passwords", headers=alice)
 
-    assert sorted(i["site"] for i in listed.json()) == ["a.example", "b.example"]
+    assert sorted(i["website"] for i in listed.json()["items"]) == ["a.example", "b.example"]
+    assert listed.json()["next"] is None
     assert "pw-one" not in listed.text and "pw-two" not in listed.text
 
 
@@ -47,24 +52,24 @@ def test_an_unknown_site_is_404(client: TestClient, user: Callable) -> None:
 def test_a_vault_item_can_be_deleted(client: TestClient, user: Callable) -> None:
     alice = user("alice")
     item = save(client, alice)
-    assert client.delete(f"/passwords/{item['id']}", headers=alice).status_code == 204
+    assert client.delete(f"/password-items/{item['id']}", headers=alice).status_code == 204
     assert client.get("/passwords/example.org", headers=alice).status_code == 404
 
 
 def test_generated_passwords_have_the_length_and_classes_asked_for(client: TestClient, user: Callable) -> None:
-    response = client.get("/passwords/generate", params={"length": 32, "symbols": False}, headers=user("alice"))
+    response = client.get("/password-generator", params={"length": 32, "symbols": False}, headers=user("alice"))
     password = response.json()["password"]
     assert len(password) == 32 and not set(password) - set(string.ascii_letters + string.digits)
 
 
 @pytest.mark.parametrize("params", [{"length": 7}, {"length": 129}, {"length": "x"}, {"lower": "maybe"}])
 def test_bad_generator_parameters_are_422(client: TestClient, user: Callable, params: dict) -> None:
-    assert client.get("/passwords/generate", params=params, headers=user("alice")).status_code == 422
+    assert client.get("/password-generator", params=params, headers=user("alice")).status_code == 422
 
 
 def test_no_character_class_is_refused_by_the_database(client: TestClient, user: Callable) -> None:
     params = {"lower": False, "upper": False, "digits": False, "symbols": False}
-    response = client.get("/passwords/generate", params=params, headers=user("alice"))
+    response = client.get("/password-generator", params=params, headers=user("alice"))
     assert response.status_code == 422 and response.json()["sqlstate"].startswith("SRP")
 
 
@@ -75,3 +80,42 @@ def test_an_idempotent_save_stores_no_secret_with_its_key(client: TestClient, us
     first, again = (client.post("/passwords", json=body, headers=alice) for _ in range(2))
     assert first.json() == again.json()
     assert "very-secret-999" not in str(db.execute("select response from private.idempotency_keys").fetchall())
+
+
+@pytest.mark.parametrize("website", ["generate", "https://intranet.example.com/login", "a b/c?d#e&f=1", "items/7"])
+def test_every_site_that_can_be_saved_can_be_looked_up(client: TestClient, user: Callable, website: str) -> None:
+    alice = user("alice")
+    save(client, alice, website, "pw-for-this-site")
+
+    by_query = client.get("/passwords", params={"website": website}, headers=alice)
+    by_path = client.get(f"/passwords/{quote(website, safe='')}", headers=alice)
+
+    for found in (by_query, by_path):
+        assert found.status_code == 200, found.text
+        assert [(i["website"], i["password"]) for i in found.json()["items"]] == [(website, "pw-for-this-site")]
+
+
+def test_the_seed_email_is_taken_as_the_login_and_answered_under_one_name(client: TestClient,
+                                                                         user: Callable) -> None:
+    alice = user("alice")
+    saved = client.post("/passwords", json={"website": "mail.example", "email": "alice@mail.example",
+                                            "password": "pw-mail-1"}, headers=alice)
+
+    found = client.get("/passwords", params={"website": "mail.example"}, headers=alice).json()["items"][0]
+
+    assert saved.status_code == 201, saved.text
+    assert {"website", "username"} <= set(saved.json()) and not {"site", "login", "email"} & set(saved.json())
+    assert (found["website"], found["username"], found["password"]) == ("mail.example", "alice@mail.example",
+                                                                        "pw-mail-1")
+
+
+def test_the_site_list_says_when_each_item_was_saved(client: TestClient, user: Callable) -> None:
+    alice = user("alice")
+    save(client, alice, "a.example")
+    assert all(i["created_at"] is not None for i in client.get("/passwords", headers=alice).json()["items"])
+
+
+def test_the_generator_is_not_a_site_lookup(client: TestClient, user: Callable) -> None:
+    alice = user("alice")
+    assert client.get("/passwords/generate", headers=alice).status_code == 404
+    assert len(client.get("/password-generator", headers=alice).json()["password"]) == 20

@@ -76,8 +76,10 @@ def test_the_transition_rule_holds_for_a_direct_update_too(db, alice, admin):
 
 def test_an_unknown_status_is_refused(db, alice, admin):
     order = create(db, alice)
-    with raises_sqlstate("SRC50"):
+    with raises_sqlstate("SRP51"):
         move(db, admin, order, "lost")
+    with raises_sqlstate("SRC50"):  # directly in the table: the transition trigger refuses it too
+        db.execute("update orders set status = 'lost' where id = %s", [order])
 
 
 def test_a_user_may_cancel_their_own_order(db, alice):
@@ -157,3 +159,25 @@ def test_a_sensitive_order_cannot_keep_its_description_in_clear(db, alice):
 def test_a_bad_description_is_refused(db, alice, description):
     with raises_sqlstate("SRP50"):
         create(db, alice, description)
+
+
+@pytest.mark.parametrize(("role", "status", "refused"), [
+    ("user", "pending", None), ("user", "processing", "SRF52"), ("user", "shipped", "SRF52"),
+    ("user", "cancelled", "SRF52"), ("admin", "processing", None), ("admin", "shipped", "SRF52"),
+    ("user", "done", "SRP51"), ("admin", "Cancelled", "SRP51"),
+])
+def test_who_may_create_an_order_in_which_status_is_ruled_in_sql(db, alice, admin, role, status, refused):
+    who = alice if role == "user" else admin
+    with caller(db, who, role):
+        if refused is None:
+            assert one(db, "select status from api.create_order('x', false, %s)", [status])[0] == status
+        else:
+            with raises_sqlstate(refused):
+                db.execute("select * from api.create_order('x', false, %s)", [status])
+
+
+def test_an_unknown_status_is_refused_before_the_role_is_looked_at(db, alice):
+    order = create(db, alice)
+    with caller(db, alice), raises_sqlstate("SRP51") as info:
+        db.execute("select * from api.set_order_status(%s, 'done')", [order])
+    assert all(s in str(info.value) for s in STATUSES)

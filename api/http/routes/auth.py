@@ -19,7 +19,7 @@ from pydantic import Field, ValidationError
 from api.http.calls import Db
 from api.http.deps import CallerConn, CryptGate, PublicConn, TokenIssuer
 from api.http.errors import PROTECTED, PUBLIC, Problem, not_authenticated, responses
-from api.http.models import Email, Name, Out, Password, Strict, text
+from api.http.models import Email, Name, Out, Password, Role, Strict, text
 from api.http.security import Issued, Tokens, new_jti, token_hash
 from api.rules import ACCOUNT_DISABLED
 
@@ -28,8 +28,11 @@ router = APIRouter(tags=["accounts"])
 
 class Registration(Strict):
     username: Name
+    """The name to log in with: 3-64 characters (letters, digits, `.`, `_`, `-`), unique regardless of case."""
     password: Password
+    """At least 12 characters, not a common password, not containing the username."""
     email: Email | None = None
+    """An e-mail address for the account (optional; unique)."""
 
 
 DeviceToken = Annotated[str | None, text(4096), Field(
@@ -39,45 +42,65 @@ DeviceToken = Annotated[str | None, text(4096), Field(
 
 class Credentials(Strict):
     username: Name
+    """The account's username."""
     password: Password
+    """The account's password."""
     device_token: DeviceToken = None
 
 
 class RefreshRequest(Strict):
     refresh_token: Annotated[str, text(4096)]
+    """The refresh token of the last pair; it works once."""
 
 
 class LogoutRequest(Strict):
     refresh_token: str | None = None
+    """This session's refresh token, so it stops working too (recommended)."""
 
 
 class NewPassword(Strict):
     current_password: Password
+    """The password now (checked like a login: failures count towards the lockout)."""
     new_password: Password
+    """The new password (the same policy as at registration)."""
     device_token: DeviceToken = None
 
 
 class Account(Out):
     user_id: int
+    """The account's id."""
     username: str
+    """The name the account logs in with."""
     email: str | None = None
-    role: str
+    """The account's e-mail address, if given."""
+    role: Role
+    """user, admin or auditor."""
     created_at: datetime | None = None
+    """When the account was made (UTC)."""
 
 
 class Me(Account):
     is_active: bool
+    """False once an admin disabled the account."""
     locked_until: datetime | None = None
+    """Locked out until then after too many failed logins (UTC)."""
     locked_until_unlocked: bool = False
+    """Locked until an administrator unlocks it (after the hard limit of consecutive failures)."""
     last_login_at: datetime | None = None
+    """The last successful login (UTC)."""
 
 
 class TokenPair(Out):
     access_token: str
+    """Send as `Authorization: Bearer <token>`."""
     token_type: str = "bearer"  # noqa: S105 - the OAuth 2.0 token type, not a secret
+    """Always `bearer`."""
     expires_in: int
+    """Seconds until the access token expires."""
     refresh_token: str
+    """Exchange at `/token/refresh` for a new pair (single use)."""
     refresh_expires_in: int
+    """Seconds until the refresh token expires."""
     device_token: str | None = Field(default=None, description="Keep it and send it with the next login from "
                                      "this device (login only).")
 

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from api.http.deps import CallerConn, IdempotencyKey
 from api.http.errors import PROTECTED, responses
-from api.http.models import Cursor, Limit, ObjectId, Out, Short, Strict, text
+from api.http.models import Cursor, Limit, ObjectId, Out, Page, Short, Strict, page_rows, text
 
 router = APIRouter(tags=["entries"])
 
@@ -19,30 +19,38 @@ Content = Annotated[str, text(1_000_000, 0)]
 
 class NewEntry(Strict):
     title: Short
+    """The note's title, stored in clear (1-255 characters)."""
     content: Content
+    """The note's text, stored only encrypted (up to 1,000,000 characters)."""
 
 
 class EntryChange(Strict):
     title: Short | None = None
+    """A new title; leave out to keep it."""
     content: Content | None = None
+    """A new text; leave out to keep it."""
 
 
 class EntryCreated(Out):
     """What creating a note answers (and what a retry with its Idempotency-Key gets): never the content."""
 
     id: int
+    """The note's id."""
     title: str
+    """The note's title."""
     created_at: datetime
+    """When the note was created (UTC)."""
     updated_at: datetime | None = None
+    """When it was last changed (UTC); null if never."""
 
 
 class Entry(EntryCreated):
     content: str
+    """The note's text, decrypted."""
 
 
-class EntryPage(Out):
-    items: list[EntryCreated]
-    next: int | None
+class EntryPage(Page[EntryCreated]):
+    """A page of notes (titles only), newest first."""
 
 
 @router.post("/entries", status_code=201, summary="Create a note (Idempotency-Key: safe to retry)",
@@ -53,9 +61,8 @@ async def create_entry(body: NewEntry, db: CallerConn, key: IdempotencyKey = Non
 
 @router.get("/entries", summary="The caller's notes (titles), newest first", responses=PROTECTED)
 async def list_entries(db: CallerConn, limit: Limit = 50, cursor: Cursor = None) -> EntryPage:
-    rows = await db.call_all("api.list_entries", cursor, limit)
-    return EntryPage(items=[EntryCreated.model_validate(r) for r in rows],
-                     next=rows[-1]["id"] if len(rows) == limit else None)
+    rows, following = page_rows(await db.call_all("api.list_entries", cursor, limit + 1), limit)
+    return EntryPage(items=rows, next=following)
 
 
 @router.get("/entries/{entry_id}", summary="One note, decrypted", responses={**PROTECTED, **responses(404)})

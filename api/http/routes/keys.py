@@ -3,57 +3,83 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter
 from pydantic import Field
 
 from api.http.deps import CallerConn
 from api.http.errors import PROTECTED, responses
-from api.http.models import ObjectId, Out, Strict
+from api.http.models import ObjectId, Out, Page, Strict
 
 router = APIRouter(prefix="/aes", tags=["keys"])
 
 
+KeyState = Literal["active", "decrypt_only", "retired"]
+
+
 class KeyStatus(Out):
     id: int
+    """The key's id (aes_keys.id): what rows, key_logs and the CLI name it by."""
     key_label: str
-    state: str
+    """The key's label, as `strongroom keys status` shows it."""
+    state: KeyState
+    """active (encrypts new rows; exactly one), decrypt_only (still read), retired (its material destroyed)."""
     created_at: datetime | None = None
+    """When the key was made (UTC)."""
     rotated_at: datetime | None = None
+    """When a newer key replaced it (UTC)."""
     retired_at: datetime | None = None
+    """When its material was destroyed (UTC)."""
     entries_rows: int
+    """Notes encrypted under this key."""
     orders_rows: int
+    """Sensitive orders encrypted under this key."""
     vault_rows: int
+    """Vault items encrypted under this key."""
     total_rows: int
+    """All rows encrypted under this key: 0 means it may be retired once it is not active."""
+
+
+class KeyPage(Page[KeyStatus]):
+    """Every data key, oldest first (never paged)."""
 
 
 class Rotated(Out):
     old_key_id: int | None
+    """The key that was active before (now decrypt_only); null if there was none."""
     new_key_id: int
+    """The new active key."""
 
 
 class ReencryptRequest(Strict):
     batch_size: Annotated[int, Field(ge=1, le=10_000)] = 500
+    """Rows moved in this batch, one short transaction (1-10000)."""
     sweep: bool = Field(default=False, description="Wait for rows writers hold instead of skipping them.")
     count: bool = Field(default=True, description="Count the rows left (a scan of what is still to do).")
 
 
 class BatchDone(Out):
     key_id: int
+    """The active key the rows moved to."""
     moved: int
+    """Rows moved in this batch."""
     rows_left: int | None = None
+    """Rows still on older keys (null when not counted)."""
 
 
 class Retired(Out):
     id: int
-    state: str
+    """The retired key's id."""
+    state: KeyState
+    """Now retired."""
     retired_at: datetime | None = None
+    """When (UTC)."""
 
 
 @router.get("/keys", summary="Every data key's state and how many rows use it", responses=PROTECTED)
-async def key_status(db: CallerConn) -> list[KeyStatus]:
-    return [KeyStatus.model_validate(r) for r in await db.call_all("api.key_status")]
+async def key_status(db: CallerConn) -> KeyPage:
+    return KeyPage(items=await db.call_all("api.key_status"), next=None)
 
 
 @router.post("/rotate", summary="Make a new active data key; old ciphertext still decrypts",

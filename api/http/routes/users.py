@@ -3,40 +3,54 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 from fastapi import APIRouter
 
 from api.http.deps import CallerConn
 from api.http.errors import PROTECTED, responses
-from api.http.models import ObjectId, Out, Strict, text
+from api.http.models import ObjectId, Out, Page, Role, Strict
 
 router = APIRouter(prefix="/users", tags=["users"])
 
 
 class UserAccount(Out):
     user_id: int
+    """The account's id."""
     username: str
+    """The name the account logs in with."""
     email: str | None = None
-    role: str
+    """The account's e-mail address, if given."""
+    role: Role
+    """user (orders, notes, vault), admin (also every order, users and keys) or auditor (reads the logs)."""
     is_active: bool
+    """False once disabled: the account cannot log in and its tokens stop working."""
     failed_logins: int | None = None
+    """Failed logins since the last success."""
     locked_until: datetime | None = None
+    """Locked out until then after too many failed logins (UTC); null if not locked."""
     locked_until_unlocked: bool = False
+    """Locked until an administrator unlocks it (after the hard limit of consecutive failures)."""
     last_login_at: datetime | None = None
+    """The last successful login (UTC)."""
     created_at: datetime | None = None
+    """When the account was made (UTC)."""
+
+
+class UserPage(Page[UserAccount]):
+    """Every account (never paged)."""
 
 
 class RoleChange(Strict):
-    role: Annotated[str, text(20)]
+    role: Role
+    """The new role; the account's tokens stop working, so it logs in again."""
 
 
 ADMIN = {**PROTECTED, **responses(404)}
 
 
 @router.get("", summary="Every account", responses=PROTECTED)
-async def list_users(db: CallerConn) -> list[UserAccount]:
-    return [UserAccount.model_validate(r) for r in await db.call_all("api.list_users")]
+async def list_users(db: CallerConn) -> UserPage:
+    return UserPage(items=await db.call_all("api.list_users"), next=None)
 
 
 @router.post("/{user_id}/disable", summary="Disable an account (its tokens stop working)", responses=ADMIN)
