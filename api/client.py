@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     import pandas
 
 DEFAULT_API = "http://127.0.0.1:8000"
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_LEVELS = ("DEBUG", "INFO", "NOTICE", "WARNING", "ERROR")
 
 Json = Any
 
@@ -465,21 +465,18 @@ class ApiClient:
 
     def create_order(self, description: str, status: str = "pending", encrypt: bool = False,
                      idempotency_key: str | None = None) -> Json:
-        """Create the order (idempotent); a status other than the initial one is then set as a change.
+        """Create the order in `status`, in one request (idempotent); the database says who may create in which.
 
-        The API creates every order in its initial status and moves it along the allowed transitions, so the
-        form's status is a creation followed by a status change (refused by the database if not allowed).
         `encrypt` stores the description encrypted in the database. Without an `idempotency_key` a fresh one
         is made: a retry of this call after a lost answer still creates the order once.
         """
-        order = self.call("POST", "/orders", json={"description": description, "sensitive": encrypt},
-                          idempotency_key=idempotency_key or new_idempotency_key())
-        if status and order.get("status") != status:
-            try:
-                order = self.set_order_status(int(order["id"]), status)
-            except ApiError as refused:  # the order exists: say so, with why its status did not change
-                order = {**order, "status_error": str(refused)}
-        return order
+        return self.call("POST", "/orders", json={"description": description, "sensitive": encrypt,
+                                                  "status": status or "pending"},
+                         idempotency_key=idempotency_key or new_idempotency_key())
+
+    def order_statuses(self) -> Rows:
+        """Every status with `may_create` / `may_set` for the logged-in user's role (from the database)."""
+        return _items(self.call("GET", "/order-statuses"))[0]
 
     def list_orders(self, status: str | None = None, limit: int = 50,
                     cursor: str | None = None) -> tuple[Rows, str | None]:
@@ -537,7 +534,7 @@ class ApiClient:
         """A random password made by the database from the chosen character classes."""
         classes = list(classes)
         flags = {name: str(name in classes).lower() for name in ("lower", "upper", "digits", "symbols")}
-        answer = self.call("GET", "/passwords/generate", params={
+        answer = self.call("GET", "/password-generator", params={
             "length": length, **flags, "exclude_lookalikes": str(exclude_lookalikes).lower()})
         return str(answer["password"] if isinstance(answer, dict) else answer)
 
@@ -551,21 +548,24 @@ class ApiClient:
         return Rows(_items(self.call("GET", "/passwords"))[0], secrets=False)
 
     def lookup_password(self, website: str) -> Rows:
-        """The caller's logins for a site with their passwords decrypted: the only place they exist here."""
-        answer = self.call("GET", f"/passwords/{quote(website, safe='')}")
-        if isinstance(answer, dict) and "items" not in answer:
-            return Rows([answer])
-        return _items(answer)[0]
+        """The caller's logins for a site (any site: a URL too) with their passwords decrypted; ApiError 404 if none."""
+        return _items(self.call("GET", "/passwords", params={"website": website}))[0]
 
     def delete_password(self, password_id: int) -> None:
-        self.call("DELETE", f"/passwords/{password_id}")
+        self.call("DELETE", f"/password-items/{password_id}")
 
     # -- logs ---------------------------------------------------------------------------------------
 
-    def list_logs(self, level: str | None = None, limit: int = 200,
-                  cursor: str | None = None) -> tuple[Rows, str | None]:
-        """One page of log events, newest first (own; an admin's or auditor's: all), and the next cursor."""
-        return _items(self.call("GET", "/logs", params={"level": level, "limit": limit, "cursor": cursor}))
+    def list_logs(self, level: str | None = None, limit: int = 200, cursor: str | None = None, *,
+                  component: str | None = None, user: str | None = None,
+                  api_calls: bool = False) -> tuple[Rows, str | None]:
+        """One page of log events, newest first (own; an admin's or auditor's: all), and the next cursor.
+
+        API-call records (one per request) are left out unless `api_calls`; `user` is a username.
+        """
+        return _items(self.call("GET", "/logs", params={
+            "level": level, "limit": limit, "cursor": cursor, "component": component, "user": user,
+            "api_calls": "true" if api_calls else None}))
 
     def all_logs(self, level: str | None = None, *, max_rows: int = 10_000) -> Rows:
         """Every log event the caller may see (up to `max_rows`, newest first), walking the pages."""

@@ -13,8 +13,8 @@ ROLES = ("user", "admin", "auditor")
 
 ORDER_STATUSES = ("pending", "processing", "shipped", "cancelled")
 """An order's status: constraint orders_status_known, private.order_statuses() (sql/50_api_orders.sql)."""
-NEW_ORDER_STATUSES = ("pending", "processing")
-"""What the order form offers: a new order starts pending, or is at once moved on to processing."""
+# Which role may create an order in which status, or move one to it, is not copied here: the GUI asks the
+# database (GET /order-statuses, from private.order_status_rules()).
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$"
 """A username's shape: constraint users_username_format and private.create_user (sql/20_auth.sql)."""

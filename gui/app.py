@@ -302,6 +302,9 @@ class Application(tk.Tk):
         self.client_event("INFO", "login")
         if previous != me.get("username"):
             self.load_orders(0)
+        self.worker.submit("order statuses", self.client.order_statuses, on_error=lambda _e: None,
+                           on_done=lambda rows: self.orders.offer_statuses(
+                               [str(r["status"]) for r in rows if r.get("may_create")]))
         before, self._focus_before = self._focus_before, None
         target = before if before is not None and before.winfo_exists() else self.orders.description
         target.focus_set()
@@ -391,11 +394,7 @@ class Application(tk.Tk):
             if view.form() == form:  # what was typed meanwhile is the next order: keep it
                 view.clear_form()
             lock = " (encrypted)" if form["encrypt"] else ""
-            if order.get("status_error"):
-                view.message.say(f"Order #{order.get('id')} saved{lock} as {order.get('status')}; its status "
-                                 f"was not changed: {order['status_error']}", error=True)
-            else:
-                view.message.say(f"Order #{order.get('id')} saved{lock}.")
+            view.message.say(f"Order #{order.get('id')} saved{lock} as {order.get('status')}.")
             self.client_event("INFO", f"order {order.get('id')} submitted")
             self.load_orders(0)
 
@@ -581,7 +580,7 @@ class Application(tk.Tk):
                  always=lambda: view.save.set_busy(False))
 
     def _show_saved(self, rows: list[dict[str, Any]]) -> None:
-        self._saved_passwords = {int(r["id"]): str(r["secret"]) for r in rows if r.get("secret")}
+        self._saved_passwords = {int(r["id"]): str(r["password"]) for r in rows if r.get("password")}
         self.passwords.show_rows(rows)
 
     def lookup_password(self) -> None:

@@ -49,7 +49,6 @@ def test_begin_request_refuses_a_role_that_is_not_one(db):
 def test_the_order_statuses_are_the_databases(db):
     assert db.execute("select private.order_statuses()").fetchone()[0] == list(rules.ORDER_STATUSES)
     assert quoted(constraint(db, "orders_status_known")) == set(rules.ORDER_STATUSES)
-    assert set(rules.NEW_ORDER_STATUSES) <= set(rules.ORDER_STATUSES)
 
 
 def test_the_username_shape_is_the_databases(db):

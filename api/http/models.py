@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
-from api.rules import PASSWORD_MAX, USERNAME_MAX, USERNAME_MIN
+from api.rules import ORDER_STATUSES, PASSWORD_MAX, ROLES, USERNAME_MAX, USERNAME_MIN
 
 PG_INT_MAX = 2**31 - 1
 NO_NUL = r"^[^\x00]*$"
@@ -60,10 +60,10 @@ Limit = Annotated[int, Query(ge=1, le=200, description="Page size (1-200).")]
 Cursor = Annotated[int | None, Query(ge=0, le=PG_INT_MAX,
                                      description="The `next` of the previous page; leave out for the first page.")]
 
-# The closed sets, as enums in the schema. Their home is SQL (private.order_statuses(), the users_role_known
-# constraint, api.log_client_event's check); tests/api/test_openapi_rules.py pins these copies to it.
-OrderStatus = Literal["pending", "processing", "shipped", "cancelled"]
-Role = Literal["user", "admin", "auditor"]
+# The closed sets, as enums in the schema: statuses and roles from api/rules.py (pinned to SQL by
+# tests/test_rules.py); the levels' home is api.log_client_event's check (pinned by test_openapi_rules.py).
+OrderStatus = Literal[ORDER_STATUSES]  # type: ignore[valid-type]
+Role = Literal[ROLES]  # type: ignore[valid-type]
 ClientLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 """The levels a client may give its own events."""
 Level = Literal["DEBUG", "INFO", "NOTICE", "WARNING", "ERROR"]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from tkinter import ttk
 from typing import Any
 
-from api.rules import NEW_ORDER_STATUSES, ORDER_STATUSES
+from api.rules import ORDER_STATUSES
 from gui.widgets import BoundedEntry, BusyButton, Message, Table, center_over, lock_icon
 
 ALL = "all"
@@ -27,8 +27,9 @@ class OrdersView(ttk.Frame):
         self.description = BoundedEntry(form, max_length=2000, width=60)
         self.description.grid(row=0, column=1, columnspan=3, sticky="ew", pady=2)
         ttk.Label(form, text="Status").grid(row=1, column=0, sticky="w", padx=(0, 8))
-        self.status = ttk.Combobox(form, values=NEW_ORDER_STATUSES, state="readonly", width=14)
-        self.status.set(NEW_ORDER_STATUSES[0])
+        # Only the statuses the logged-in role may create an order in (the database says which: offer_statuses).
+        self.status = ttk.Combobox(form, values=("pending",), state="readonly", width=14)
+        self.status.set("pending")
         self.status.grid(row=1, column=1, sticky="w", pady=2)
         self.encrypt = tk.BooleanVar(self, False)
         self.encrypt_box = ttk.Checkbutton(form, text="Encrypt", variable=self.encrypt)
@@ -82,9 +83,16 @@ class OrdersView(ttk.Frame):
         return {"description": self.description.get_value(), "status": self.status.get(),
                 "encrypt": bool(self.encrypt.get())}
 
+    def offer_statuses(self, statuses: Sequence[str]) -> None:
+        """The statuses the form offers: those the caller may create an order in, the first one chosen."""
+        offered = tuple(statuses) or ("pending",)
+        self.status.configure(values=offered)
+        if self.status.get() not in offered:
+            self.status.set(offered[0])
+
     def clear_form(self) -> None:
         self.description.set_value("")
-        self.status.set(NEW_ORDER_STATUSES[0])
+        self.status.set(self.status.cget("values")[0])
         self.encrypt.set(False)
         self.description.focus_set()
 

@@ -100,7 +100,7 @@ class PasswordsView(ttk.Frame):
                 "password": self.password.get_value()}
 
     def show_rows(self, rows: Sequence[dict[str, Any]]) -> None:
-        self.table.fill((str(r["id"]), (r.get("site", ""), r.get("login", ""),
+        self.table.fill((str(r["id"]), (r.get("website", ""), r.get("username", ""),
                                         "••••••••")) for r in rows)
 
     def selected_entry(self) -> int | None:

@@ -99,6 +99,11 @@ class StandIn:
         def logs(authorization: str | None = Header(default=None)) -> Any:
             return denied(authorization) or {"items": list(reversed(state.logs)), "next": None}
 
+        @app.get("/order-statuses")
+        def order_statuses(authorization: str | None = Header(default=None)) -> Any:
+            return denied(authorization) or {"items": [{"status": "pending", "description": "", "may_create": True,
+                                                        "may_set": False}], "next": None}
+
         @app.post("/orders", status_code=201)
         def create_order(request: Request, body: dict[str, Any], authorization: str | None = Header(default=None),
                          idempotency_key: str | None = Header(default=None)) -> Any:

@@ -185,3 +185,28 @@ def test_the_table_pages_through_orders_and_filters_them_by_status(real_api: Rea
 
     assert first_page == [str(n) for n in range(21, 1, -1)]
     assert view.next_button.instate(["disabled"])
+
+
+def test_the_form_offers_only_the_statuses_the_role_may_create_an_order_in(
+        real_api: RealApi, open_app: Any, make_admin: Any, db: psycopg.Connection) -> None:
+    app, robot = signed_in(real_api, open_app)
+    robot.wait(lambda: app.worker.busy == 0, "the statuses")
+    operator_offer = tuple(app.orders.status.cget("values"))
+    robot.key("ctrl+l")
+    robot.wait(lambda: app.login_dialog.winfo_viewable(), "the login dialog after logout")
+    real_api.register("boss")
+    make_admin("boss")
+    log_in(app, robot, "boss", PASSWORD)
+    robot.wait(lambda: len(app.orders.status.cget("values")) == 2, "the admin's statuses")
+
+    robot.type(app.orders.description, "already in the works")
+    robot.click(app.orders.status)
+    robot.key("Down", "Return")
+    robot.wait(lambda: app.orders.status.get() == "processing", "processing chosen")
+    robot.click(app.orders.submit)
+    robot.wait(lambda: app.orders.table.rows(), "the order")
+
+    assert operator_offer == ("pending",)
+    assert tuple(app.orders.status.cget("values")) == ("pending", "processing")
+    assert db.execute("select status from public.orders").fetchall() == [("processing",)]
+    assert "as processing" in app.orders.message.text and str(app.orders.message.cget("foreground")) != "#b00020"
