@@ -198,7 +198,9 @@ class Application(tk.Tk):
             fields = error.field_errors
             if fields and not error.detail:
                 text = "; ".join(fields)
-            self.client_event("WARNING", f"{name} refused: {error.status} {error.code}".strip())
+            # A miss (nothing saved for that site, a note deleted meanwhile) is ordinary: INFO, not a warning.
+            level = "INFO" if error.status == 404 else "WARNING"
+            self.client_event(level, f"{name} refused: {error.status} {error.code}".strip())
         elif isinstance(error, ClientError):
             text = str(error)
         else:

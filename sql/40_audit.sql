@@ -274,20 +274,41 @@ comment on function private.log_event(text, text, text, text, jsonb, integer) is
 
 create or replace function private.log_access_refused(p_table text, p_row_id bigint)
 returns void
-language sql
-security definer  -- as private.log_event
+language plpgsql
+security definer  -- as private.log_event; and to look past row-level security (below)
 set search_path = ''
 as $$
+-- A DBA must tell a probe of someone else's object from an ordinary miss (an id that belongs to nobody,
+-- the caller's own note they deleted a minute ago). The object's table is looked at past row-level
+-- security, through the key maintenance flag that lets the owner see every row (sql/30_crypto.sql), set
+-- for this one query and restored: the row exists, so it is someone else's -> access_refused (WARNING); no
+-- such row -> not_found (INFO). Only existence is read, never a value.
+declare
+    v_flag text := pg_catalog.current_setting('strongroom.key_maintenance', true);
+    v_exists boolean;
+begin
+    perform pg_catalog.set_config('strongroom.key_maintenance', 'on', true);
+    v_exists := case p_table
+        when 'orders' then exists (select from public.orders as o where o.id = p_row_id)
+        when 'entries' then exists (select from public.entries as e where e.id = p_row_id)
+        when 'vault' then exists (select from public.vault as v where v.id = p_row_id)
+        else true  -- a table this list does not know: the cautious reading
+    end;
+    perform pg_catalog.set_config('strongroom.key_maintenance', coalesce(v_flag, ''), true);
     insert into public.logs (level, component, action, message, details, user_id, table_name, row_id)
-    values ('WARNING', 'authz', 'access_refused',
-            pg_catalog.format('access to %s %s refused', p_table, p_row_id),
+    values (case when v_exists then 'WARNING' else 'INFO' end, 'authz',
+            case when v_exists then 'access_refused' else 'not_found' end,
+            case when v_exists then pg_catalog.format('access to %s %s refused: it belongs to another user', p_table, p_row_id)
+                 else pg_catalog.format('%s %s not found', p_table, p_row_id) end,
             pg_catalog.jsonb_build_object('table', p_table, 'row_id', p_row_id),
-            private.caller_id(), p_table, p_row_id)
+            private.caller_id(), p_table, p_row_id);
+end
 $$;
 comment on function private.log_access_refused(text, bigint) is
-    'Records that the caller asked for another user''s object (or one that does not exist). The calling '
-    'api function must then answer "not found" WITHOUT raising (return null or no rows), so this row '
-    'commits with the request; a raise would roll it back.';
+    'Records that the caller asked for an object they may not see: access_refused (WARNING) when it belongs '
+    'to another user, not_found (INFO) when no such row exists (never existed, or deleted). The calling api '
+    'function must then answer "not found" WITHOUT raising (return null or no rows), so this row commits '
+    'with the request; a raise would roll it back.';
 
 -- 5. Change audit -----------------------------------------------------------------------------------
 

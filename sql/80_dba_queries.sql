@@ -145,7 +145,8 @@ $$;
 comment on function audit.direct_changes(timestamptz) is
     'Row changes made outside the API since p_since (default: 7 days): no caller, a login role as db_role.';
 
--- 7. Refused access: who asked for objects that are not theirs (or do not exist), in a recent period.
+-- 7. Refused access: who asked for objects that belong to another user, in a recent period. Ordinary misses
+--    (an id that belongs to nobody, one's own deleted note) are logged as not_found at INFO, not here.
 create or replace function audit.refused_access(p_within interval default interval '24 hours')
 returns table (at timestamptz, actor_id integer, actor_name text, table_name text, row_id bigint,
                request_id text, client_addr inet)
@@ -157,8 +158,8 @@ as $$
     order by t.at, t.id
 $$;
 comment on function audit.refused_access(interval) is
-    'Every refused access to an object (another user''s, or no such id) within the period (default 24 '
-    'hours), oldest first, with the caller, the object and the request.';
+    'Every refused access to another user''s object within the period (default 24 hours), oldest first, with '
+    'the caller, the object and the request. Misses of ids that exist for nobody are action not_found.';
 
 -- 8. Account locks: every lock of an account's shared budget or of one of its devices, in a recent period.
 -- until_unlocked marks a lock at the hard limit of consecutive failures: it holds until

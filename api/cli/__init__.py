@@ -29,7 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # A command that hands its arguments on (`db psql -c ...`) takes the ones we do not know; any other
+    # command refuses them as argparse does.
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "pass_through", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:

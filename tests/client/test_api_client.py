@@ -67,8 +67,8 @@ def test_notes_vault_logs_and_account_resources(alice):
     generated = alice.generate_password(24, ["lower", "digits"], exclude_lookalikes=True)
     assert len(generated) == 24 and generated.isalnum()
     item = alice.save_password("example.org", "alice@example.org", SECRET)
-    assert [site["site"] for site in alice.list_sites()] == ["example.org"]
-    assert [row["secret"] for row in alice.lookup_password("example.org")] == [SECRET]
+    assert [site["website"] for site in alice.list_sites()] == ["example.org"]
+    assert [row["password"] for row in alice.lookup_password("example.org")] == [SECRET]
     alice.delete_password(item["id"])
     assert alice.list_sites() == []
 
@@ -165,7 +165,7 @@ def test_the_client_keeps_no_decrypted_secret_after_returning_it(alice):
     note = alice.create_note("plans", NOTE)
     looked_up = alice.lookup_password("example.org")
     read = alice.get_note(note["id"])
-    assert looked_up[0]["secret"] == SECRET and read["content"] == NOTE
+    assert looked_up[0]["password"] == SECRET and read["content"] == NOTE
     del looked_up, read
     gc.collect()
     kept = _reachable_strings(alice)

@@ -77,11 +77,27 @@ def test_the_object_is_unchanged_after_every_refused_call(db, alices):
     assert one(db, "select count(*) from vault where id = %s", [alices["item"]])[0] == 1
 
 
-def test_an_id_that_does_not_exist_is_refused_and_logged_the_same_way(db, alices):
+def misses(db: psycopg.Connection) -> list[tuple]:
+    return db.execute("select level, component, table_name, row_id, actor_id from public.logs"
+                      " where action = 'not_found' order by id").fetchall()
+
+
+def test_an_id_that_belongs_to_nobody_is_a_miss_at_info_not_a_refusal(db, alices):
     as_request(db, alices["alice"], "req-probe", "select * from api.get_order(%s)", [987654])
 
-    assert [(r["table_name"], r["row_id"], r["actor_id"]) for r in refusals(db)] == [
-        ("orders", 987654, alices["alice"])]
+    assert refusals(db) == []
+    assert misses(db) == [("INFO", "authz", "orders", 987654, alices["alice"])]
+
+
+def test_reading_ones_own_deleted_note_is_a_miss_and_the_dba_query_shows_only_real_refusals(db, alices):
+    bob = make_user(db, "bob")
+    as_request(db, alices["alice"], "req-del", "select * from api.delete_entry(%s)", [alices["entry"]])
+    as_request(db, alices["alice"], "req-again", "select * from api.get_entry(%s)", [alices["entry"]])
+    as_request(db, bob, "req-peek", "select * from api.get_order(%s)", [alices["order"]])
+
+    assert misses(db) == [("INFO", "authz", "entries", alices["entry"], alices["alice"])]
+    assert db.execute("select actor_name, table_name, row_id from audit.refused_access()").fetchall() == [
+        ("bob", "orders", alices["order"])]
 
 
 def test_the_owner_and_an_admin_reading_an_order_write_no_refusal(db, alices):

@@ -6,11 +6,12 @@ import argparse
 import os
 import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 from api.cli.commands import command_group
 from api.cli.errors import CommandFailed
 from api.postgres import migrate as migrations
-from api.postgres.embedded import EmbeddedServer, check_server, embedded_server
+from api.postgres.embedded import EmbeddedServer, check_server, default_bindir, embedded_server
 from api.postgres.target import Target, resolve
 from api.settings import Settings, get_settings
 
@@ -22,7 +23,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add("restart", restart, "stop, then start the embedded PostgreSQL")
     add("status", status, "say whether the database is running, its version, port and data directory")
     add("url", url, "print a DSN that psql accepts")
-    add("psql", psql, "open psql on the database (what DBAs use)")
+    sql = add("psql", psql, "open psql on the database (what DBAs use); every further argument goes to psql",
+              description="Open the bundled psql on the database. Every argument after `psql` is psql's own, "
+              "e.g. `strongroom db psql -c '\\dt'` or `strongroom db psql -f audit.sql`.")
+    sql.set_defaults(pass_through=True)
     mig = add("migrate", migrate, "apply pending migrations, then re-apply the database code in sql/")
     mig.add_argument("--dry-run", action="store_true", help="list what would run and change nothing")
     mig.add_argument("--break-lock", action="store_true",
@@ -91,12 +95,28 @@ def url(_: argparse.Namespace) -> None:
     print(_target().admin_dsn)
 
 
-def psql(_: argparse.Namespace) -> None:
-    target, server = _target(), _server()
-    binary = str(server.bindir / "psql") if server else shutil.which("psql")
+def psql_binary() -> str | None:
+    """The psql that comes with the bundled PostgreSQL (it matches the server's tools), else the one on PATH."""
+    server = _server()
+    bindir = server.bindir if server else get_settings().pg_bindir or _bundled_bindir()
+    bundled = bindir / "psql" if bindir else None
+    return str(bundled) if bundled and bundled.exists() else shutil.which("psql")
+
+
+def _bundled_bindir() -> Path | None:
+    try:
+        return default_bindir()
+    except ImportError:  # no bundled binaries: psql from PATH
+        return None
+
+
+def psql(args: argparse.Namespace) -> None:
+    target = _target()
+    binary = psql_binary()
     if binary is None:
         raise CommandFailed("psql is not installed")
-    os.execv(binary, [binary, target.admin_dsn])  # noqa: S606 - psql replaces this process, as intended
+    # psql replaces this process, with the caller's arguments after the connection string.
+    os.execv(binary, [binary, "--dbname", target.admin_dsn, *getattr(args, "extra", [])])  # noqa: S606
 
 
 def migrate(args: argparse.Namespace) -> None:
