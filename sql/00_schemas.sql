@@ -1,4 +1,5 @@
--- Schemas, their documentation, default privileges, the generic error codes and the shared input check.
+-- Schemas, their documentation, default privileges, the generic error codes, and what the api functions
+-- share: the input check and the deletion of a caller's own row.
 -- The schemas themselves are created by the first migration; this file says what they are for.
 
 comment on schema api is 'The functions clients (the API, through a caller role) may call, and nothing else.';
@@ -36,6 +37,26 @@ end
 $$;
 comment on function private.check_field_text(text, text, integer, boolean) is
     'Input policy for text arguments: required and length, with a message naming the field (SRP50).';
+
+-- Deleting one of the caller's own rows (entries, vault): an id that is not theirs, or no such id, deletes
+-- nothing and logs the refusal (private.log_access_refused), which then commits with the request.
+create or replace function private.delete_own_row(p_table text, p_id integer) returns integer
+language plpgsql volatile
+set search_path = ''
+as $$
+declare
+    v_id integer;
+begin
+    execute pg_catalog.format('delete from public.%I x where x.id = $1 and x.user_id = $2 returning x.id', p_table)
+       into v_id using p_id, private.require_caller();
+    if v_id is null then
+        perform private.log_access_refused(p_table, p_id);
+    end if;
+    return v_id;
+end
+$$;
+comment on function private.delete_own_row(text, integer) is
+    'Delete row p_id of public.p_table if it is the caller''s and return its id; else null, the refusal logged.';
 
 -- What /ready compares with the files it was deployed with: the applied migrations and installed code.
 create or replace function api.installed_code() returns table (kind text, name text, sha256 text)

@@ -133,17 +133,11 @@ comment on function api.update_entry(integer, text, text) is
 drop function if exists api.delete_entry(integer);
 create function api.delete_entry(p_id integer)
 returns table (id integer)
-language plpgsql volatile
+language sql volatile
 security definer  -- the caller roles have no direct access to entries
 set search_path = ''
 as $$
-declare
-    v_user integer := private.require_caller();
-begin
-    return query delete from public.entries e where e.id = p_id and e.user_id = v_user returning e.id;
-    if not found then
-        perform private.log_access_refused('entries', p_id);
-    end if;
-end $$;
+    select d.id from private.delete_own_row('entries', p_id) as d (id) where d.id is not null
+$$;
 comment on function api.delete_entry(integer) is
     'Deletes one of the caller''s notes and returns its id. No row if not theirs or missing (the refusal is logged).';

@@ -146,18 +146,12 @@ comment on function api.lookup_vault(text) is
 drop function if exists api.delete_vault_item(integer);
 create function api.delete_vault_item(p_id integer)
 returns table (id integer)
-language plpgsql volatile
+language sql volatile
 security definer  -- the caller roles have no direct access to vault
 set search_path = ''
 as $$
-declare
-    v_user integer := private.require_caller();
-begin
-    return query delete from public.vault v where v.id = p_id and v.user_id = v_user returning v.id;
-    if not found then
-        perform private.log_access_refused('vault', p_id);
-    end if;
-end $$;
+    select d.id from private.delete_own_row('vault', p_id) as d (id) where d.id is not null
+$$;
 comment on function api.delete_vault_item(integer) is
     'Deletes one of the caller''s vault items and returns its id. No row if not theirs or missing (the refusal '
     'is logged).';
