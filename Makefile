@@ -9,7 +9,7 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 python3; do \
 PG_BINDIR ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test test-sql lint bench clean gui-deps gui screenshots
+.PHONY: help venv run test test-sql lint bench bench-deps clean gui-deps gui screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,8 +42,19 @@ test-sql: venv ## only the SQL-level tests (e.g. make test-sql PG_BINDIR=/usr/li
 lint: venv ## ruff
 	$(VENV)/bin/ruff check .
 
-bench: venv ## run the benchmarks (prints ratios against limits measured in the same run)
-	@for b in bench/*/run; do [ -x $$b ] && $$b; done; true
+BENCH_DEBS := wrk
+bench-deps: ## install the load generator the API benchmark uses (wrk; apt-get when root)
+	@if command -v wrk >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing $(BENCH_DEBS) for bench/api"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_DEBS) >/dev/null; \
+	else echo "bench/api uses wrk when installed (Debian/Ubuntu: sudo apt-get install $(BENCH_DEBS)); a slower Python load generator otherwise" >&2; fi
+
+# Each benchmark prints its ratios beside their goals and the load average; for a short run call one
+# directly with smaller numbers, e.g. bench/api/run --seconds 3 --rounds 1 (each has --help).
+bench: venv bench-deps ## run the benchmarks (ratios against limits measured in the same run, with the load average)
+	@echo "load average: $$(cut -d' ' -f1-3 /proc/loadavg) on $$(nproc) cores"
+	@status=0; for b in bench/*/run; do [ -x $$b ] || continue; echo "== $$b"; $$b || status=1; done; exit $$status
 
 clean: ## remove the virtualenv and caches (not the database)
 	rm -rf $(VENV) .pytest_cache .ruff_cache
