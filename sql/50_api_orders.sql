@@ -182,8 +182,10 @@ comment on function api.create_order(text, boolean, text) is
 drop function if exists api.order_statuses();
 create function api.order_statuses()
 returns table (status text, description text, may_create boolean, may_set boolean)
-language sql stable security definer set search_path = '' as $$
-    -- security definer: the caller roles have no usage on schema private, where the list lives.
+language sql stable
+security definer  -- the caller roles have no usage on schema private, where the list lives
+set search_path = ''
+as $$
     select r.status, r.description, private.caller_role() = any (r.created_by),
            private.caller_role() = any (r.set_by)
       from private.order_status_rules() r;
@@ -305,13 +307,14 @@ language plpgsql immutable set search_path = '' as $$
 -- The seed's order_logs.details is text; our triggers write a JSON object into it. Anything else (a row a
 -- DBA wrote by hand) is still answered as an object, so clients read one shape.
 declare
-    v jsonb;
+    v_json jsonb;
 begin
     if p_text is null then
         return null;
     end if;
-    v := p_text::jsonb;
-    return case when pg_catalog.jsonb_typeof(v) = 'object' then v else pg_catalog.jsonb_build_object('value', v) end;
+    v_json := p_text::jsonb;
+    return case when pg_catalog.jsonb_typeof(v_json) = 'object' then v_json
+                else pg_catalog.jsonb_build_object('value', v_json) end;
 exception when invalid_text_representation then
     return pg_catalog.jsonb_build_object('text', p_text);
 end $$;
