@@ -106,6 +106,12 @@ class Instance:
             return self
         self.folder.mkdir(parents=True, exist_ok=True)
         settings = self._make_settings(load_secrets=False)
+        fresh = not settings.secrets_file.exists()
+        server = embedded_server(settings)
+        if fresh and server is not None and (server.datadir / "PG_VERSION").exists():
+            raise InstanceError(f"{server.datadir} holds a cluster made with other secrets, but "
+                                f"{settings.secrets_file} is gone: restore that file, or remove "
+                                f"{server.datadir.parent} to start afresh")
         self.say(write_secrets(settings, environ={}))
         settings = self._settings = self._make_settings(load_secrets=True)
         atexit.register(self.stop)
