@@ -19,7 +19,7 @@ from psycopg.rows import dict_row
 
 from api import reencryption
 
-# The master key the template was migrated with (tests/plugin.py), or else one for this session only:
+# The master key the template was migrated with (api/testing/plugin.py), or else one for this session only:
 # random, never written anywhere. ensure_key() creates the first data key under it.
 # Shaped like the real ones: base64 of 32 random bytes.
 MASTER_KEY = os.environ.get("STRONGROOM_TEST_MASTER_KEY") or base64.b64encode(secrets.token_bytes(32)).decode()

@@ -71,7 +71,7 @@ def api(connect: Callable[..., psycopg.Connection]) -> psycopg.Connection:
 @contextmanager
 def request_of(api: psycopg.Connection, db: psycopg.Connection, user_id: int, role: str,
                request_id: str) -> Iterator[psycopg.Connection]:
-    """One committed API transaction of the caller, with the master key set as api/db.py sets it."""
+    """One committed API transaction of the caller, with the master key set as api/http/calls.py sets it."""
     version = one(db, "select token_version from public.users where id = %s", [user_id])[0]
     with api.transaction():
         begin_request(api, user_id, role, int(version), request_id)
