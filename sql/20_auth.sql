@@ -161,13 +161,13 @@ comment on function private.check_password_policy(text, text) is
 -- Users --------------------------------------------------------------------------------------------
 
 -- Login and registration run before there is a caller, so row-level security on users would hide the
--- very row they need. They name the one username they work on in a transaction-local setting that a
--- policy below honours, and clear it when done.
+-- very row they need. They name the one username they work on in the request context, which a policy
+-- (sql/91_policies.sql) honours, and clear it when done.
 drop function if exists private.set_auth_subject(text);
 create function private.set_auth_subject(p_username text) returns void
 language sql volatile
 set search_path = ''
-as $$ select set_config('strongroom.auth_subject', coalesce(p_username, ''), true) $$;
+as $$ select private.set_subject(null, p_username) $$;
 comment on function private.set_auth_subject(text) is
     'Let this transaction''s login or registration see the one user row it works on (row-level security).';
 
@@ -620,77 +620,38 @@ create function api.login(
     p_refresh_hash bytea default null,
     p_refresh_ttl interval default null
 ) returns table (status text, user_id int, role text, token_version int, locked_until timestamptz,
-                 device_issued boolean)
+                 device_issued boolean, session_id uuid)
 language plpgsql
 security definer  -- reads and updates public.users, which the authenticator may not touch
 set search_path = ''
 as $$
 declare
     v_row record;
+    v_session uuid;
 begin
-    -- Recorded with the audit rows this login writes; cleared with the transaction.
-    perform set_config('strongroom.client_addr', coalesce(pg_catalog.host(p_client_addr), ''), true),
-            set_config('strongroom.request_id', coalesce(left(p_request_id, 200), ''), true);
-    select * into strict v_row from private.authenticate(p_username, p_password, p_pepper, true, p_device_hash,
-                                                     p_new_device_hash);
-    -- The session opens in the same transaction as the check: one call, one decision, here.
-    if v_row.status = 'ok' and p_refresh_hash is not null then
-        perform api.open_session(v_row.user_id, v_row.token_version, p_refresh_hash, p_refresh_ttl);
+    -- The API began the request (api.begin_anonymous_request); a direct call records its own address and id.
+    if not exists (select 1 from private.current_context) then
+        perform api.begin_anonymous_request(left(p_request_id, 200), p_client_addr);
     end if;
-    return query select v_row.status, v_row.user_id, v_row.role, v_row.token_version, v_row.locked_until, v_row.device_issued;
+    select * into strict v_row from private.authenticate(p_username, p_password, p_pepper, true, p_device_hash,
+                                                         p_new_device_hash);
+    -- The session opens in the same transaction as the check: one call, one decision, here. The context
+    -- names the one account api.open_session may open a session for in this transaction.
+    if v_row.status = 'ok' then
+        perform private.ensure_context();
+        update private.request_context set authenticated_user = v_row.user_id
+         where backend_pid = pg_catalog.pg_backend_pid();
+        if p_refresh_hash is not null then
+            v_session := api.open_session(v_row.user_id, v_row.token_version, p_refresh_hash, p_refresh_ttl);
+        end if;
+    end if;
+    return query select v_row.status, v_row.user_id, v_row.role, v_row.token_version, v_row.locked_until,
+                        v_row.device_issued, v_session;
 end
 $$;
 comment on function api.login(text, text, text, inet, text, bytea, bytea, bytea, interval) is
     'Check credentials and, when they are right and p_refresh_hash is given, open the refresh-token session. '
     'Returns a status instead of raising, so the audit row survives: ok (with user_id, role, token_version; '
-    'device_issued when p_new_device_hash was registered for a device without a valid p_device_hash), '
-    'bad_credentials (wrong password or unknown user, indistinguishable), locked (with locked_until; the '
-    'device''s budget or the shared one), disabled (right password, disabled account).';
-
--- Row-level security -----------------------------------------------------------------------------------
--- FORCEd, so the owner (and so every security definer function) is held to the caller too. The
--- policies read the transaction's settings directly rather than through private.caller_*(), so the
--- caller roles need nothing from the private schema. Superusers (DBAs in psql) bypass them.
-
-alter table public.users enable row level security;
-alter table public.users force row level security;
-alter table public.entries enable row level security;
-alter table public.entries force row level security;
-alter table public.orders enable row level security;
-alter table public.orders force row level security;
-
-drop policy if exists users_self_or_admin_read on public.users;
-create policy users_self_or_admin_read on public.users for select
-    using (id = nullif(current_setting('strongroom.user_id', true), '')::int
-           or current_setting('strongroom.role', true) = 'admin');
-drop policy if exists users_self_or_admin_update on public.users;
-create policy users_self_or_admin_update on public.users for update
-    using (id = nullif(current_setting('strongroom.user_id', true), '')::int
-           or current_setting('strongroom.role', true) = 'admin');
-drop policy if exists users_auth_subject on public.users;
-create policy users_auth_subject on public.users for all
-    using (lower(username) = lower(current_setting('strongroom.auth_subject', true)));
-drop policy if exists users_register on public.users;
-create policy users_register on public.users for insert with check (true);
-comment on policy users_auth_subject on public.users is
-    'Login and registration (no caller yet) see the one row named by strongroom.auth_subject, which they set and clear.';
-
-drop policy if exists entries_owner on public.entries;
-create policy entries_owner on public.entries for all
-    using (user_id = nullif(current_setting('strongroom.user_id', true), '')::int)
-    with check (user_id = nullif(current_setting('strongroom.user_id', true), '')::int);
-drop policy if exists entries_admin_read on public.entries;
-create policy entries_admin_read on public.entries for select
-    using (current_setting('strongroom.role', true) = 'admin');
-
-drop policy if exists orders_owner on public.orders;
-create policy orders_owner on public.orders for all
-    using (user_id = nullif(current_setting('strongroom.user_id', true), '')::int)
-    with check (user_id = nullif(current_setting('strongroom.user_id', true), '')::int);
-drop policy if exists orders_admin_read on public.orders;
-create policy orders_admin_read on public.orders for select
-    using (current_setting('strongroom.role', true) = 'admin');
-drop policy if exists orders_admin_update on public.orders;
-create policy orders_admin_update on public.orders for update
-    using (current_setting('strongroom.role', true) = 'admin')
-    with check (current_setting('strongroom.role', true) = 'admin');
+    'device_issued when p_new_device_hash was registered for a device without a valid p_device_hash; session_id, '
+    'the session its access tokens carry), bad_credentials (wrong password or unknown user, indistinguishable), '
+    'locked (with locked_until; the device''s budget or the shared one), disabled (right password, disabled account).';

@@ -285,19 +285,35 @@ comment on function private.blind_index(text, integer, integer) is
 -- Key maintenance: see every row while it runs
 -- ---------------------------------------------------------------------------------------------------
 
+-- The flag is a transaction-local setting (key maintenance may run in a read-only transaction, where the
+-- request context cannot be written), but not one a caller can forge: its value must be an HMAC, under a
+-- secret no runtime role reads (private.maintenance_secret), of this backend and this transaction's start.
+create or replace function private.maintenance_token() returns text
+language sql stable
+security definer  -- reads private.maintenance_secret for the owner's key_maintenance policies
+set search_path = ''
+as $$
+    select pg_catalog.encode(public.hmac(pg_catalog.convert_to(pg_catalog.pg_backend_pid()::text || '/' || pg_catalog.now()::text, 'UTF8'),
+                                         s.secret, 'sha256'), 'hex')
+      from private.maintenance_secret s
+$$;
+comment on function private.maintenance_token() is
+    'The key maintenance flag''s value for this backend and transaction; unknown to every runtime role.';
+
 create or replace function private.key_maintenance() returns boolean
 language sql stable as $$
-    -- Evaluated by the key_maintenance policies for every row a maintenance query touches, so it is
-    -- inlined like the encryption path (no SET clause; the one name it uses is schema-qualified).
-    select coalesce(pg_catalog.current_setting('strongroom.key_maintenance', true), '') = 'on';
+    -- Evaluated by the key_maintenance policies (as `(select private.key_maintenance())`, once per query).
+    -- No SET clause; the names it uses are schema-qualified.
+    select coalesce(pg_catalog.current_setting('strongroom.key_maintenance', true), '') = private.maintenance_token();
 $$;
 comment on function private.key_maintenance() is
-    'True while a key maintenance function runs: the key_maintenance policies then let the owner see all '
-    'rows. Inlined into the policies: no SET clause.';
+    'True while a key maintenance function runs: the key_maintenance policies then let the owner see all rows. '
+    'It has no SET clause: the policies call it in every maintenance query.';
 
 create or replace function private.set_key_maintenance(p_on boolean) returns void
 language sql volatile set search_path = '' as $$
-    select pg_catalog.set_config('strongroom.key_maintenance', case when p_on then 'on' else 'off' end, true);
+    select pg_catalog.set_config('strongroom.key_maintenance',
+                                 case when p_on then private.maintenance_token() else 'off' end, true);
 $$;
 comment on function private.set_key_maintenance(boolean) is 'Turns the key maintenance flag on or off for this transaction.';
 
@@ -326,20 +342,8 @@ comment on view private.encrypted_columns is
     'place_table, place_column, owner_column or null, id), and the blind index recomputed from it, if any. '
     'Key maintenance is generated from it.';
 
--- The caller's own rows: the accounts area's policies on entries and orders (sql/20_auth.sql) apply to
--- every role, the owner included, and ours on vault (sql/52_api_vault.sql). Key maintenance needs more,
--- on every table with an encrypted column:
-do $$
-declare
-    v_table text;
-begin
-    for v_table in select distinct c.table_name from private.encrypted_columns c order by 1 loop
-        execute pg_catalog.format('drop policy if exists key_maintenance on public.%I', v_table);
-        execute pg_catalog.format(
-            'create policy key_maintenance on public.%I as permissive for all to strongroom_owner'
-            ' using (private.key_maintenance()) with check (private.key_maintenance())', v_table);
-    end loop;
-end $$;
+-- The key_maintenance policies, one per table of this list, and the caller's own rows are in
+-- sql/91_policies.sql, beside the grants.
 
 create or replace function private.encrypted_tables()
 returns table (table_name text, key_column text)

@@ -114,26 +114,24 @@ set search_path = ''
 set timezone = 'UTC'
 as $$
 -- This runs on every log insert: measured against bench/audit. What it reads is written out inline, not
--- through audit.session_role(), the private.caller_*() getters or audit.row_hash(): a SQL function with
--- its own SET clause is never inlined, and called from PL/pgSQL it is parsed again in every transaction.
+-- through audit.session_role(), the private.caller_*() getters or audit.row_hash(): a SQL function called
+-- from PL/pgSQL is parsed again in every transaction; the request context is one query on its view.
 declare
     v_role text := pg_catalog.current_setting('role');
     v_row jsonb;
     v_details text;
     v_before text;
     v_after text;
+    v_context record;
 begin
     -- Forced, never taken from the inserter: sealing relies on txid, and db_role must not be forgeable.
     new.txid := pg_catalog.pg_current_xact_id();
     new.db_role := case v_role when 'none' then session_user::text else v_role end;
     -- Defaults from the request context, unless the writer knew better (e.g. the API's batch of calls).
-    new.actor_id := coalesce(new.actor_id,
-                             nullif(pg_catalog.current_setting('strongroom.user_id', true), '')::integer);
-    new.request_id := coalesce(new.request_id,
-                               nullif(pg_catalog.current_setting('strongroom.request_id', true), ''));
-    new.client_addr := coalesce(new.client_addr,
-                                nullif(pg_catalog.current_setting('strongroom.client_addr', true), '')::inet,
-                                pg_catalog.inet_client_addr());
+    select c.user_id, c.request_id, c.client_addr into v_context from private.current_context c;
+    new.actor_id := coalesce(new.actor_id, v_context.user_id);
+    new.request_id := coalesce(new.request_id, v_context.request_id);
+    new.client_addr := coalesce(new.client_addr, v_context.client_addr, pg_catalog.inet_client_addr());
     -- audit.row_hash(tg_argv[0], to_jsonb(new)), the same bytes: with row_hash null, jsonb_strip_nulls
     -- drops it, and a log table has no block_hash. TimeZone UTC (above) fixes how logged_at is spelled;
     -- bytea_output does not matter, row_hash being the log tables' only bytea column.
@@ -336,8 +334,8 @@ set search_path = ''
 set timezone = 'UTC'
 as $$
 -- This runs on every audited write: plain statements only, measured against bench/audit. The caller's id
--- is read inline rather than through private.caller_id() (a SQL function with a SET clause is parsed again
--- in every transaction when PL/pgSQL calls it). TimeZone UTC: the images spell timestamps the same way
+-- is read inline from the request context's view rather than through private.caller_id() (a SQL function
+-- is parsed again in every transaction when PL/pgSQL calls it). TimeZone UTC: the images spell timestamps the same way
 -- whoever writes; bytea_output does not matter, every bytea column being redacted (enable_tracking).
 declare
     v_old jsonb;
@@ -372,7 +370,7 @@ begin
                              before_image, after_image)
     values ('INFO', 'audit', pg_catalog.lower(tg_op),
             pg_catalog.lower(tg_op) || ' ' || tg_table_name || ' ' || v_id,
-            v_details, nullif(pg_catalog.current_setting('strongroom.user_id', true), '')::integer,
+            v_details, (select c.user_id from private.current_context c),
             tg_table_name, v_id::bigint, v_old, v_new);
     return null;
 end

@@ -4,8 +4,8 @@
 -- key). Rows on different keys (during a rotation) have indexes under different keys, so a look-up
 -- computes the index under each key the caller's rows use.
 --
--- Only the owner ever sees a row: the policy below has no admin clause (an admin manages keys, not
--- other people's passwords), and row-level security is FORCEd on the table (migration 20261126_24).
+-- Only the owner ever sees a row: its policy has no admin clause (an admin manages keys, not
+-- other people's passwords), and row-level security is FORCEd on the table (sql/91_policies.sql).
 
 insert into private.error_codes (sqlstate, name, http_status, description) values
     ('SRN52', 'vault_item_not_found', 404, 'Nothing is saved for this site by the caller.'),
@@ -14,9 +14,6 @@ insert into private.error_codes (sqlstate, name, http_status, description) value
 on conflict (sqlstate) do update
     set name = excluded.name, http_status = excluded.http_status, description = excluded.description;
 
-drop policy if exists vault_owner on public.vault;
-create policy vault_owner on public.vault as permissive for all
-    using (user_id = private.caller_id()) with check (user_id = private.caller_id());
 
 -- Helpers take and return scalars, never a vault row, so that no function depends on the table's type.
 create or replace function private.vault_find(p_user integer, p_site text) returns setof integer

@@ -48,7 +48,7 @@ create function api.change_password(
     p_refresh_hash bytea default null,
     p_refresh_ttl interval default null
 )
-returns table (status text, token_version int, locked_until timestamptz)
+returns table (status text, token_version int, locked_until timestamptz, session_id uuid)
 language plpgsql
 security definer  -- updates public.users
 set search_path = ''
@@ -57,6 +57,7 @@ declare
     v_me public.users;
     v_checked record;
     v_version int;
+    v_session uuid;
 begin
     perform private.lock_user_row(private.require_caller());
     select * into strict v_me from public.users where id = private.caller_id();
@@ -65,7 +66,7 @@ begin
     -- audit row survives. A locked budget is refused before any crypt().
     select * into v_checked from private.authenticate(v_me.username, p_current_password, p_pepper, false, p_device_hash);
     if v_checked.status <> 'ok' then
-        return query select v_checked.status, null::int, v_checked.locked_until;
+        return query select v_checked.status, null::int, v_checked.locked_until, null::uuid;
         return;
     end if;
     perform private.check_password_policy(p_new_password, v_me.username);
@@ -76,14 +77,14 @@ begin
     v_version := private.bump_token_version(v_me.id);
     -- Every older token was just revoked: the new pair's session opens in this same transaction.
     if p_refresh_hash is not null then
-        perform api.open_own_session(p_refresh_hash, p_refresh_ttl);
+        v_session := api.open_own_session(p_refresh_hash, p_refresh_ttl);
     end if;
-    return query select 'ok'::text, v_version, null::timestamptz;
+    return query select 'ok'::text, v_version, null::timestamptz, v_session;
 end
 $$;
 comment on function api.change_password(text, text, text, bytea, bytea, interval) is
     'Change the caller''s password and, with p_refresh_hash, open the session of the new token pair. Status ok '
-    '(with the new token_version: every older token is refused), bad_credentials or locked (the current password '
+    '(with the new token_version: every older token is refused; session_id, the new session), bad_credentials or locked (the current password '
     'was wrong, counted like a failed login on the device''s budget or the shared one; a locked one costs no '
     'crypt()). Policy errors SRP12-15.';
 

@@ -29,7 +29,7 @@ comment on function api.error_codes() is 'Our SQLSTATEs with their names and HTT
 
 -- The account a session belongs to. Row-level security on public.users is forced and shows a row only to
 -- its own caller, and sessions are opened and refreshed before there is one: this names the user as the
--- transaction's caller for the one read, then puts the previous value back.
+-- request context's subject for the one read (sql/91_policies.sql), then clears it.
 -- Out parameters rather than public.users: a function returning the table's type would tie the table to
 -- this file (a migration rollback could not drop it).
 drop function if exists private.session_account(int);
@@ -43,22 +43,21 @@ create function private.session_account(
 language plpgsql
 set search_path = ''
 as $$
-declare
-    v_previous text := coalesce(pg_catalog.current_setting('strongroom.user_id', true), '');
 begin
-    perform pg_catalog.set_config('strongroom.user_id', p_user_id::text, true);
+    perform private.set_subject(p_user_id, null);
     select u.id, coalesce(u.is_active, false), u.token_version, u.role
       into user_id, active, token_version, role
       from public.users u where u.id = p_user_id;
-    perform pg_catalog.set_config('strongroom.user_id', v_previous, true);
+    perform private.set_subject(null, null);
 end
 $$;
 comment on function private.session_account(int) is
     'The user row of a session being opened or refreshed (before any caller exists); null if there is none.';
 
 -- Called by the API (as the authenticator) in the transaction of a successful api.login, with the
--- user and token version that login returned: it cannot open a session for a disabled account or with a
--- stale version.
+-- user and token version that login returned: it opens a session only for the user that login
+-- authenticated in this transaction (or the caller, from api.open_own_session), never for a disabled
+-- account or with a stale version.
 create or replace function api.open_session(
     p_user_id int,
     p_token_version int,
@@ -73,6 +72,10 @@ declare
     v_user record;
     v_family uuid := gen_random_uuid();
 begin
+    if p_user_id is distinct from coalesce((select c.authenticated_user from private.current_context c),
+                                           private.caller_id()) then
+        raise exception 'a session is opened only for the user who just logged in' using errcode = 'SRA40';
+    end if;
     v_user := private.session_account(p_user_id);
     if v_user.user_id is null or not v_user.active or v_user.token_version is distinct from p_token_version then
         raise exception 'no session can be opened for this account' using errcode = 'SRA40';
@@ -114,11 +117,12 @@ $$;
 comment on function private.revoke_family(uuid) is 'Revoke every refresh token of one family.';
 
 -- Returns a status instead of raising, so that revoking a family on reuse commits with its audit row.
-create or replace function api.refresh_session(
+drop function if exists api.refresh_session(bytea, bytea, interval);
+create function api.refresh_session(
     p_token_hash bytea,
     p_new_hash bytea,
     p_ttl interval
-) returns table (status text, user_id int, role text, token_version int)
+) returns table (status text, user_id int, role text, token_version int, session_id uuid)
 language plpgsql
 security definer  -- the authenticator presents a refresh token; it may not read the table behind it
 set search_path = ''
@@ -129,39 +133,40 @@ declare
 begin
     select * into v_token from private.refresh_tokens r where r.token_hash = p_token_hash for update;
     if v_token.id is null then
-        return query select 'invalid'::text, null::int, null::text, null::int;
+        return query select 'invalid'::text, null::int, null::text, null::int, null::uuid;
         return;
     end if;
     if v_token.revoked_at is not null then
-        return query select 'revoked'::text, v_token.user_id, null::text, null::int;
+        return query select 'revoked'::text, v_token.user_id, null::text, null::int, null::uuid;
         return;
     end if;
     if v_token.used_at is not null then
         perform private.revoke_family(v_token.family);
         perform private.log_event('WARNING', 'auth', 'refresh_token_reused',
             'a used refresh token was presented again; its session was revoked', null, v_token.user_id);
-        return query select 'reused'::text, v_token.user_id, null::text, null::int;
+        return query select 'reused'::text, v_token.user_id, null::text, null::int, null::uuid;
         return;
     end if;
     if v_token.expires_at <= now() then
-        return query select 'expired'::text, v_token.user_id, null::text, null::int;
+        return query select 'expired'::text, v_token.user_id, null::text, null::int, null::uuid;
         return;
     end if;
     v_user := private.session_account(v_token.user_id);
     if not v_user.active or v_user.token_version is distinct from v_token.token_version then
         perform private.revoke_family(v_token.family);
-        return query select 'revoked'::text, v_token.user_id, null::text, null::int;
+        return query select 'revoked'::text, v_token.user_id, null::text, null::int, null::uuid;
         return;
     end if;
     update private.refresh_tokens set used_at = now() where id = v_token.id;
     insert into private.refresh_tokens (user_id, family, token_hash, token_version, expires_at)
     values (v_token.user_id, v_token.family, p_new_hash, v_token.token_version, least(now() + p_ttl, now() + interval '90 days'));
-    return query select 'ok'::text, v_user.user_id, v_user.role, v_user.token_version;
+    return query select 'ok'::text, v_user.user_id, v_user.role, v_user.token_version, v_token.family;
 end
 $$;
 comment on function api.refresh_session(bytea, bytea, interval) is
     'Exchange a refresh token (its hash) for the next one in its family: ok, invalid, expired, revoked, or '
-    'reused (a second use revokes the family and logs it). Returns the user''s current role and token version.';
+    'reused (a second use revokes the family and logs it). Returns the user''s current role and token version, and '
+    'the session (family) id its access tokens carry.';
 
 create or replace function api.end_session(p_token_hash bytea) returns boolean
 language plpgsql

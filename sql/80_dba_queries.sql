@@ -48,11 +48,8 @@ comment on view audit.audit_trail is
 comment on column audit.audit_trail.db_role is
     'The database role: strongroom_user/admin for API requests, a login role for direct database sessions.';
 
--- The auditor reads every user's id and name (the column grant is in 90_grants.sql), for the view's joins.
-drop policy if exists users_auditor_names on public.users;
-create policy users_auditor_names on public.users for select to strongroom_auditor using (true);
-comment on policy users_auditor_names on public.users is
-    'The auditor may read every user row, through its column grant: id and username only (audit.audit_trail).';
+-- The auditor reads every user's id and name (the column grant is in 90_grants.sql, the policy in
+-- 91_policies.sql), for the view's joins.
 
 -- 1. Who changed order N, and how: its order_logs history and every row change of it, in order.
 create or replace function audit.order_history(p_order_id integer)

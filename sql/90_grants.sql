@@ -13,16 +13,27 @@ grant execute on function api.installed_code() to strongroom_authenticator;
 -- Readiness and `strongroom serve` check the API's master key against the active data key (53_api_keys.sql).
 grant execute on function api.master_key_matches(text) to strongroom_authenticator;
 
+-- The request context (sql/10_context.sql) ----------------------------------------------------------
+-- The authenticator starts a request: with a caller (begin_request switches to the caller's role, then
+-- runs open_request in it) or without one (register, login, refresh). The caller roles read their own
+-- context through the getters, which the policies (91_policies.sql) call in their name; the table behind
+-- it is granted to no one. open_request refuses every call but the first in a transaction.
+grant execute on function api.begin_request(int, text, int, text, inet, uuid, text) to strongroom_authenticator;
+grant execute on function api.begin_anonymous_request(text, inet, text) to strongroom_authenticator;
+grant usage on schema private to strongroom_authenticator, strongroom_user, strongroom_admin, strongroom_auditor;
+grant execute on function private.open_request(int, text, int, uuid, text, text, inet)
+    to strongroom_user, strongroom_admin, strongroom_auditor;
+grant select on private.current_context
+    to strongroom_authenticator, strongroom_user, strongroom_admin, strongroom_auditor;
+grant execute on function private.caller_id(), private.caller_role(), private.subject_id(), private.subject_name(),
+    private.acting_as(text)
+    to strongroom_authenticator, strongroom_user, strongroom_admin, strongroom_auditor;
+
 -- Accounts -----------------------------------------------------------------------------------------
--- The authenticator: start a request (which switches to a caller role), or register and log in, the two
--- calls made before there is a caller. begin_request runs as the authenticator (it must SET ROLE), so it
--- may also run the one private check it needs; nothing else in private.
-grant execute on function api.begin_request(int, text, int, text, inet) to strongroom_authenticator;
+-- The authenticator: register and log in, the two calls made before there is a caller.
 grant execute on function api.register(text, text, text, text) to strongroom_authenticator;
 grant execute on function api.login(text, text, text, inet, text, bytea, bytea, bytea, interval)
     to strongroom_authenticator;
-grant usage on schema private to strongroom_authenticator;
-grant execute on function private.verify_caller() to strongroom_authenticator;
 
 -- Every caller, about their own account.
 grant execute on function api.me() to strongroom_user, strongroom_admin, strongroom_auditor;

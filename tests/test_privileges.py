@@ -11,13 +11,17 @@ OUR_SCHEMAS = ("api", "private", "audit", "public")
 CALLER_ROLES = ("strongroom_user", "strongroom_admin", "strongroom_auditor")
 RUNTIME_ROLES = ("strongroom_authenticator", *CALLER_ROLES)
 # What the API may do before a caller exists: start a request, register, log in, check readiness.
-AUTHENTICATOR_API = {"begin_request", "register", "login", "installed_code"}
+AUTHENTICATOR_API = {"begin_request", "begin_anonymous_request", "register", "login", "installed_code"}
 # API support (sql/60_api_sessions.sql): the error table, opening and refreshing sessions, housekeeping.
 AUTHENTICATOR_API |= {"error_codes", "open_session", "refresh_session", "purge_expired_sessions"}
 # Readiness and `strongroom serve`: does the configured master key match the active data key (53_api_keys.sql).
 AUTHENTICATOR_API |= {"master_key_matches"}
-# The one private function a runtime role runs: begin_request's check of the caller, as the authenticator.
-AUTHENTICATOR_PRIVATE = {"verify_caller"}
+# The private functions a runtime role runs: the request context's getters (policies call them in the
+# caller's name), and, for the caller roles, begin_request's second half (refused after the first call).
+AUTHENTICATOR_PRIVATE = {"caller_id", "caller_role", "subject_id", "subject_name", "acting_as"}
+CALLER_PRIVATE = AUTHENTICATOR_PRIVATE | {"open_request"}
+# The one view of private a runtime role reads: its own request context (sql/10_context.sql).
+CONTEXT_VIEW = "private.current_context"
 # The auditor's read-only window: the log tables, and whatever the audit schema shows.
 AUDITOR_READS = {"public.logs", "public.key_logs", "public.order_logs"}
 # Tables with a user_id that records who acted rather than who owns the row.
@@ -88,7 +92,8 @@ def test_runtime_roles_hold_table_privileges_only_where_row_level_security_is_fo
         auditor_read = (role == "strongroom_auditor" and privilege == "SELECT"
                         and (relation in AUDITOR_READS or relation.startswith("audit.")))
         caller_on_guarded_table = role in CALLER_ROLES and kind in ("r", "p") and forced
-        if not (auditor_read or caller_on_guarded_table):
+        own_context = relation == CONTEXT_VIEW and privilege == "SELECT"
+        if not (auditor_read or caller_on_guarded_table or own_context):
             wrong.append((role, relation, privilege))
     assert wrong == []
 
@@ -113,17 +118,18 @@ def test_user_owned_tables_force_row_level_security_and_index_their_owner(db):
     assert users == (True, True)
 
 
-def test_private_is_closed_to_runtime_roles_but_for_the_callers_check(db):
+def test_private_is_closed_to_runtime_roles_but_for_the_request_context(db):
     reach = db.execute("""
         select r.rolname, p.proname
         from pg_proc p join pg_namespace n on n.oid = p.pronamespace and n.nspname = 'private',
              unnest(%s::text[]) r(rolname)
         where has_function_privilege(r.rolname, p.oid, 'execute')
     """, [list(RUNTIME_ROLES)]).fetchall()
-    assert set(reach) == {("strongroom_authenticator", name) for name in AUTHENTICATOR_PRIVATE}
+    assert set(reach) == ({("strongroom_authenticator", name) for name in AUTHENTICATOR_PRIVATE}
+                          | {(role, name) for role in CALLER_ROLES for name in CALLER_PRIVATE})
     usage = db.execute("select r from unnest(%s::text[]) r where has_schema_privilege(r, 'private', 'usage')",
                        [list(RUNTIME_ROLES)]).fetchall()
-    assert usage == [("strongroom_authenticator",)]
+    assert usage == [(role,) for role in RUNTIME_ROLES]
 
 
 def test_the_authenticator_may_call_only_the_functions_before_a_caller(db):
@@ -136,7 +142,7 @@ def test_the_authenticator_may_call_only_the_functions_before_a_caller(db):
 
 @pytest.mark.parametrize("role", CALLER_ROLES)
 def test_caller_roles_cannot_start_another_request(db, role):
-    assert db.execute("select has_function_privilege(%s, 'api.begin_request(int, text, int, text, inet)', "
+    assert db.execute("select has_function_privilege(%s, 'api.begin_request(int, text, int, text, inet, uuid, text)', "
                       "'execute')", [role]).fetchone() == (False,)
 
 
@@ -193,7 +199,8 @@ def test_the_owner_owns_every_table_function_and_schema_of_ours(db):
 def test_the_authenticator_is_denied_the_tables_and_private(connect):
     conn = connect("strongroom_authenticator", autocommit=True)
     for statement in ("select * from public.users", "select * from public.orders",
-                      "select * from private.auth_settings", "select private.caller_id()",
+                      "select * from private.auth_settings", "select * from private.request_context",
+                      "select private.write_context(1, 'admin', 1, null, null, null, null)",
                       "select private.unlock_user(1)", "select * from api.list_users()", "select * from api.me()"):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(statement)
@@ -204,8 +211,9 @@ def test_a_caller_is_denied_the_users_table_and_private(db, connect):
     conn = connect("strongroom_authenticator")
     begin_request(conn, user_id)
     for statement in ("select * from public.users", "select * from public.aes_keys",
-                      "select * from private.auth_settings", "select private.caller_id()",
-                      "select private.verify_caller()", "insert into public.orders (description) values ('x')"):
+                      "select * from private.auth_settings", "select * from private.request_context",
+                      "select private.write_context(1, 'admin', 1, null, null, null, null)",
+                      "insert into public.orders (description) values ('x')"):
         with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
             conn.execute(statement)
 

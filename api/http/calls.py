@@ -35,13 +35,12 @@ from api.settings import Settings
 RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
 
 CONTEXT = (
-    "select api.begin_request(%s, %s, %s, %s, %s::inet),"
+    "select api.begin_request(%s, %s, %s, %s, %s::inet, %s::uuid, %s),"
     " pg_catalog.set_config('strongroom.master_key', %s, true),"
     " pg_catalog.set_config('transaction_read_only', %s, true)"
 )
 ANONYMOUS_CONTEXT = (
-    "select pg_catalog.set_config('strongroom.request_id', %s, true),"
-    " pg_catalog.set_config('strongroom.client_addr', %s, true),"
+    "select api.begin_anonymous_request(%s, %s::inet, %s),"
     " pg_catalog.set_config('strongroom.master_key', %s, true),"
     " pg_catalog.set_config('transaction_read_only', %s, true)"
 )
@@ -61,6 +60,7 @@ def call_sql(function: str, nargs: int) -> sql.Composed:
 class RequestInfo:
     request_id: str
     client_addr: str | None
+    client_request_id: str | None = None
 
 
 Work = Callable[[AsyncConnection[Any]], Awaitable[Any]]
@@ -79,10 +79,12 @@ class Db:
     def _context(self, read_only: bool, crypto: bool) -> tuple[str, list[Any]]:
         key = self.settings.master_key.get_secret_value() if crypto and self.settings.master_key else ""
         flag = "on" if read_only else "off"
+        info = self.info
         if self.caller is None:
-            return ANONYMOUS_CONTEXT, [self.info.request_id, self.info.client_addr or "", key, flag]
+            return ANONYMOUS_CONTEXT, [info.request_id, info.client_addr, info.client_request_id, key, flag]
         c = self.caller
-        return CONTEXT, [c.user_id, c.role, c.token_version, self.info.request_id, self.info.client_addr, key, flag]
+        return CONTEXT, [c.user_id, c.role, c.token_version, info.request_id, info.client_addr, c.session_id,
+                         info.client_request_id, key, flag]
 
     async def transaction(self, work: Work, *, read_only: bool, crypto: bool) -> Any:
         """Run `work` in one committed transaction with the request context set; retry what may be retried."""

@@ -35,7 +35,8 @@ def request_info(request: Request) -> RequestInfo:
         address = str(ipaddress.ip_address(client)) if client else None
     except ValueError:
         address = None
-    return RequestInfo(request_id=request.state.request_id, client_addr=address)
+    return RequestInfo(request_id=request.state.request_id, client_addr=address,
+                       client_request_id=getattr(request.state, "client_request_id", None))
 
 
 async def tokens(request: Request) -> Tokens:

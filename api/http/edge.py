@@ -74,17 +74,21 @@ class Edge:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = ""
+        # The request id is always ours: a client's X-Request-Id could name another user's request. Theirs
+        # is kept beside it (client_request_id, in the audit rows) when it has a sane shape.
+        client_request_id: str | None = None
         declared = -1
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 candidate = value.decode("latin-1")
                 if REQUEST_ID.match(candidate):
-                    request_id = candidate
+                    client_request_id = candidate
             elif name == b"content-length":
                 declared = int(value) if value.isdigit() else -1
-        request_id = request_id or f"{_ids.getrandbits(128):032x}"
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id = f"{_ids.getrandbits(128):032x}"
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["client_request_id"] = client_request_id
         path: str = scope["path"]
         csp = self.docs_policy.get(path, API_CSP).encode()
         extra = [*self.base_headers, (b"content-security-policy", csp), (b"x-request-id", request_id.encode())]

@@ -12,6 +12,7 @@ A device token (`typ` "device", OWASP's device cookie) is handed out at a succes
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ ACCESS = "access"
 REFRESH = "refresh"
 DEVICE = "device"
 REQUIRED = ["exp", "iat", "sub", "jti", "iss", "aud", "typ"]
+# A session id is the uuid of a refresh-token family (api.open_session); begin_request checks it is still open.
+SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class _HS256(jwt.algorithms.HMACAlgorithm):
@@ -59,6 +62,7 @@ class Caller:
     role: str
     token_version: int
     jti: str
+    session_id: str
 
 
 @dataclass(frozen=True)
@@ -93,8 +97,10 @@ class Tokens:
         return {"iss": self.issuer, "aud": self.audience, "sub": str(user_id), "iat": now, "nbf": now,
                 "exp": now + seconds, "jti": new_jti(), "typ": typ}
 
-    def access(self, user_id: int, role: str, token_version: int) -> Issued:
-        claims = self._claims(user_id, ACCESS, self.access_seconds) | {"role": role, "ver": token_version}
+    def access(self, user_id: int, role: str, token_version: int, session_id: str) -> Issued:
+        """An access token of one session (`sid`, its refresh-token family): it dies with the session."""
+        claims = (self._claims(user_id, ACCESS, self.access_seconds)
+                  | {"role": role, "ver": token_version, "sid": session_id})
         return Issued(self._sign(claims), claims["jti"], self.access_seconds)
 
     def refresh(self, user_id: int, jti: str | None = None) -> Issued:
@@ -144,10 +150,12 @@ class Tokens:
 
     def verify_access(self, token: str) -> Caller:
         claims = self._decode(token, ACCESS)
-        role, version = claims.get("role"), claims.get("ver")
+        role, version, session = claims.get("role"), claims.get("ver"), claims.get("sid")
         if role not in ROLES or type(version) is not int or not 0 < version < 2**31:
             raise not_authenticated("The token is invalid or expired.")
-        return Caller(int(claims["sub"]), str(role), version, str(claims["jti"]))
+        if not isinstance(session, str) or not SESSION_ID.fullmatch(session):
+            raise not_authenticated("The token is invalid or expired.")
+        return Caller(int(claims["sub"]), str(role), version, str(claims["jti"]), session)
 
     def verify_refresh(self, token: str) -> RefreshClaims:
         claims = self._decode(token, REFRESH)

@@ -8,10 +8,19 @@ Load it in your own suite with `pytest -p api.testing.plugin` (the project's own
 - `db_dsn`, `db` (function): a fresh clone of the template for each test; `db` is a superuser
   connection in autocommit mode.
 - `connect` (function): `connect(user=None, **kwargs)` opens more connections to that clone.
+- `superuser` (function): `db` under the name a DBA-level check reads best.
+- `make_account` (function): `make_account(username, role="user")` registers a user through the real
+  `api.register` (as the API's login), then gives it another role the way a DBA does; an `Account`.
+- `user`, `other_user`, `admin`, `auditor` (function): accounts made by `make_account`.
+- `act_as` (function): `act_as(account)` is a new connection as the API's login
+  (`strongroom_authenticator`) whose open transaction began with `api.begin_request` for that account,
+  exactly as the API does; after a commit or rollback, `begin_request(conn, account)` starts the next.
+- `as_user`, `as_other_user`, `as_admin`, `as_auditor` (function): `act_as` of the accounts above.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import socket
@@ -32,6 +41,11 @@ from api.postgres.migrate import migrate
 from api.postgres.target import DEFAULT_PG_ROOT
 
 TEST_DBNAME = "strongroom_test"
+# The password every test account gets, and the pepper its hash is made with (random per session: the
+# repository holds no pepper; a test that logs in through SQL passes TEST_PEPPER).
+TEST_PASSWORD = "correct horse battery staple"  # noqa: S105 - the test accounts' password, not a secret
+TEST_PEPPER = base64.b64encode(os.urandom(32)).decode()
+AUTHENTICATOR = "strongroom_authenticator"
 # Tests hash passwords at the lowest cost the project's setting allows, through that setting.
 TEST_BCRYPT_COST = 10
 
@@ -175,3 +189,110 @@ def connect(pg: PgInfo, db_dsn: str) -> Iterator[Callable[..., psycopg.Connectio
     yield _connect
     for conn in opened:
         conn.close()
+
+
+# Callers: accounts made through registration, and transactions begun as the API begins them ------------
+
+
+@dataclass(frozen=True)
+class Account:
+    """A Strongroom user as a test holds it: what its access token would say."""
+
+    user_id: int
+    username: str
+    role: str = "user"
+    token_version: int = 1
+    password: str = TEST_PASSWORD
+
+
+def begin_request(conn: psycopg.Connection, account: Account | int, role: str | None = None,
+                  token_version: int | None = None, *, request_id: str | None = None,
+                  client_addr: str | None = None, session_id: str | None = None,
+                  client_request_id: str | None = None) -> None:
+    """Start a request in the connection's current transaction with `api.begin_request`, as the API does.
+
+    `account` is an Account (its role and token version are used) or a user id (role "user", version 1,
+    unless given). The connection switches to the caller's role until the transaction ends.
+    """
+    if isinstance(account, Account):
+        user_id, role, token_version = account.user_id, role or account.role, token_version or account.token_version
+    else:
+        user_id, role, token_version = account, role or "user", token_version or 1
+    conn.execute("select api.begin_request(%s, %s, %s, %s, %s::inet, %s::uuid, %s)",
+                 [user_id, role, token_version, request_id, client_addr, session_id, client_request_id])
+
+
+@pytest.fixture
+def superuser(db: psycopg.Connection) -> psycopg.Connection:
+    """The superuser connection of this test's database (autocommit), for DBA-level checks."""
+    return db
+
+
+@pytest.fixture
+def make_account(db: psycopg.Connection, connect: Callable[..., psycopg.Connection]) -> Callable[..., Account]:
+    """`make_account(username, role="user", password=TEST_PASSWORD)`: register a user as the API does."""
+    api = connect(AUTHENTICATOR, autocommit=True)
+
+    def _make(username: str, role: str = "user", password: str = TEST_PASSWORD) -> Account:
+        row = api.execute("select user_id from api.register(%s, %s, %s)", [username, password, TEST_PEPPER]).fetchone()
+        assert row is not None
+        user_id = int(row[0])
+        if role != "user":
+            db.execute("select private.set_user_role(%s, %s)", [user_id, role])
+        version = db.execute("select token_version from public.users where id = %s", [user_id]).fetchone()
+        assert version is not None
+        return Account(user_id, username, role, int(version[0]), password)
+
+    return _make
+
+
+@pytest.fixture
+def user(make_account: Callable[..., Account]) -> Account:
+    return make_account("test-user")
+
+
+@pytest.fixture
+def other_user(make_account: Callable[..., Account]) -> Account:
+    return make_account("test-other-user")
+
+
+@pytest.fixture
+def admin(make_account: Callable[..., Account]) -> Account:
+    return make_account("test-admin", "admin")
+
+
+@pytest.fixture
+def auditor(make_account: Callable[..., Account]) -> Account:
+    return make_account("test-auditor", "auditor")
+
+
+@pytest.fixture
+def act_as(connect: Callable[..., psycopg.Connection]) -> Callable[..., psycopg.Connection]:
+    """`act_as(account, **begin_request_options)`: a connection as the API's login, in a begun request."""
+
+    def _act(account: Account, **options: Any) -> psycopg.Connection:
+        conn = connect(AUTHENTICATOR)
+        begin_request(conn, account, **options)
+        return conn
+
+    return _act
+
+
+@pytest.fixture
+def as_user(act_as: Callable[..., psycopg.Connection], user: Account) -> psycopg.Connection:
+    return act_as(user)
+
+
+@pytest.fixture
+def as_other_user(act_as: Callable[..., psycopg.Connection], other_user: Account) -> psycopg.Connection:
+    return act_as(other_user)
+
+
+@pytest.fixture
+def as_admin(act_as: Callable[..., psycopg.Connection], admin: Account) -> psycopg.Connection:
+    return act_as(admin)
+
+
+@pytest.fixture
+def as_auditor(act_as: Callable[..., psycopg.Connection], auditor: Account) -> psycopg.Connection:
+    return act_as(auditor)

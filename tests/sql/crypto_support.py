@@ -1,8 +1,8 @@
 """Helpers shared by the keys, entries, orders and vault tests: callers, keys and expected errors.
 
-Until the accounts area's `api.begin_request` is used here, a caller is set the way it would set it:
-`set local role` plus the transaction-local claims. The master key is always passed as a bound
-parameter into the transaction-local setting `strongroom.master_key`, as the API does.
+A caller is begun the one way the API begins it: `api.begin_request` (the plugin's `begin_request`), for
+a user whose role and token version are read from the database. The master key is always passed as a
+bound parameter into the transaction-local setting `strongroom.master_key`, as the API does.
 """
 
 from __future__ import annotations
@@ -18,25 +18,43 @@ import pytest
 from psycopg.rows import dict_row
 
 from api import reencryption
+from api.testing.plugin import begin_request
 
 # The master key the template was migrated with (api/testing/plugin.py), or else one for this session only:
 # random, never written anywhere. ensure_key() creates the first data key under it.
 # Shaped like the real ones: base64 of 32 random bytes.
 MASTER_KEY = os.environ.get("STRONGROOM_TEST_MASTER_KEY") or base64.b64encode(secrets.token_bytes(32)).decode()
 OTHER_MASTER_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
+KEY_ADMIN = "key-admin"
+
+
+def _is_superuser(conn: psycopg.Connection) -> bool:
+    return conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone() == (True,)
+
+
+def _token_version(conn: psycopg.Connection, user_id: int | None, role: str) -> tuple[int, int]:
+    """The user (an admin made on first use when None) and their token version, as a superuser reads them;
+    version 1 on a connection that cannot read users (the API's login)."""
+    if not _is_superuser(conn):
+        assert user_id is not None, "a caller without a user needs a superuser connection to make one"
+        return user_id, 1
+    if user_id is None:
+        row = conn.execute("select id from public.users where username = %s", [KEY_ADMIN]).fetchone()
+        user_id = int(row[0]) if row else make_user(conn, KEY_ADMIN, "admin")
+    row = conn.execute("select role, token_version from public.users where id = %s", [user_id]).fetchone()
+    assert row is not None, f"no user {user_id}"
+    assert row[0] == role, f"user {user_id} has the role {row[0]}, not {role}: make it with that role"
+    return user_id, int(row[1])
 
 
 @contextmanager
 def caller(
     conn: psycopg.Connection, user_id: int | None, role: str = "user", master_key: str | None = MASTER_KEY
 ) -> Iterator[psycopg.Connection]:
-    """One transaction as a Strongroom caller (user or admin), with the master key set."""
+    """One transaction as a Strongroom caller (user or admin; None: an admin), with the master key set."""
     with conn.transaction():
-        conn.execute(f"set local role strongroom_{role}")
-        conn.execute(
-            "select set_config('strongroom.user_id', %s, true), set_config('strongroom.role', %s, true)",
-            ["" if user_id is None else str(user_id), role],
-        )
+        user_id, version = _token_version(conn, user_id, role)
+        begin_request(conn, user_id, role, version)
         if master_key is not None:
             conn.execute("select set_config('strongroom.master_key', %s, true)", [master_key])
         yield conn
@@ -50,10 +68,11 @@ def raises_sqlstate(sqlstate: str) -> Iterator[pytest.ExceptionInfo[psycopg.Erro
     assert info.value.sqlstate == sqlstate, f"{info.value.sqlstate}: {info.value}"
 
 
-def make_user(db: psycopg.Connection, name: str) -> int:
+def make_user(db: psycopg.Connection, name: str, role: str = "user") -> int:
     """A user row, made directly as the superuser (the accounts area owns registration)."""
     row = db.execute(
-        "insert into users (username, hashed_password) values (%s, 'not-a-real-hash') returning id", [name]
+        "insert into users (username, hashed_password, role) values (%s, 'not-a-real-hash', %s) returning id",
+        [name, role],
     ).fetchone()
     assert row is not None
     return int(row[0])

@@ -7,13 +7,7 @@ import pytest
 
 from tests.sql.accounts_support import PASSWORD, PEPPER, begin_request, make_user, register
 
-SETTINGS = (
-    "strongroom.user_id",
-    "strongroom.role",
-    "strongroom.token_version",
-    "strongroom.request_id",
-    "strongroom.client_addr",
-)
+CONTEXT = ("user_id", "role", "token_version", "request_id", "client_addr")
 
 
 def refused(conn: psycopg.Connection, user_id: int, role: str = "user", token_version: int = 1) -> str | None:
@@ -23,8 +17,12 @@ def refused(conn: psycopg.Connection, user_id: int, role: str = "user", token_ve
     return caught.value.sqlstate
 
 
-def caller_settings(conn: psycopg.Connection) -> tuple[object, ...]:
-    row = conn.execute("select " + ", ".join(f"current_setting('{s}', true)" for s in SETTINGS)).fetchone()
+def caller_context(conn: psycopg.Connection) -> tuple[object, ...]:
+    """The transaction's request context as the getters see it; all None outside a request."""
+    row = conn.execute("select private.caller_id(), private.caller_role(), "
+                       "(select token_version from private.current_context), "
+                       "(select request_id from private.current_context), "
+                       "(select host(client_addr) from private.current_context)").fetchone()
     assert row is not None
     return tuple(row)
 
@@ -39,7 +37,7 @@ def test_begin_request_switches_to_the_callers_role_and_stores_the_caller(db, ap
     user_id = register(db, "alice")
     begin_request(api, user_id, request_id="req-1", client_addr="192.0.2.7")
     assert api.execute("select current_user::text").fetchone() == ("strongroom_user",)
-    assert caller_settings(api) == (str(user_id), "user", "1", "req-1", "192.0.2.7")
+    assert caller_context(api) == (user_id, "user", 1, "req-1", "192.0.2.7")
     me = api.execute("select user_id, username from api.me()").fetchall()
     assert me == [(user_id, "alice")]
 
@@ -55,7 +53,7 @@ def test_after_commit_no_caller_and_no_role_remain(db, api):
     begin_request(api, user_id)
     api.commit()
     assert api.execute("select current_user::text").fetchone() == ("strongroom_authenticator",)
-    assert caller_settings(api) == ("",) * len(SETTINGS)
+    assert caller_context(api) == (None,) * len(CONTEXT)
 
 
 def test_after_rollback_no_caller_and_no_role_remain(db, api):
@@ -63,7 +61,7 @@ def test_after_rollback_no_caller_and_no_role_remain(db, api):
     begin_request(api, user_id)
     api.rollback()
     assert api.execute("select current_user::text").fetchone() == ("strongroom_authenticator",)
-    assert caller_settings(api) == ("",) * len(SETTINGS)
+    assert caller_context(api) == (None,) * len(CONTEXT)
 
 
 def test_two_transactions_on_one_connection_each_see_only_their_caller(db, api):
@@ -74,7 +72,7 @@ def test_two_transactions_on_one_connection_each_see_only_their_caller(db, api):
     api.commit()
     begin_request(api, bob)
     assert api.execute("select username from api.me()").fetchall() == [("bob-b",)]
-    assert api.execute("select current_setting('strongroom.user_id')").fetchone() == (str(bob),)
+    assert api.execute("select private.caller_id()").fetchone() == (bob,)
     api.commit()
 
 

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from tests.sql.accounts_support import begin_request, register
+from tests.sql.accounts_support import PASSWORD, PEPPER, begin_request, register
 
 H1 = hashlib.sha256(b"first").digest()
 H2 = hashlib.sha256(b"second").digest()
@@ -23,9 +23,8 @@ def make_user(db: psycopg.Connection, name: str) -> int:
 
 
 def as_caller(conn: psycopg.Connection, user_id: int) -> None:
-    """What api.begin_request leaves behind: the caller's id and role, transaction-local."""
-    conn.execute("select set_config('strongroom.user_id', %s, true)", [str(user_id)])
-    conn.execute("set local role strongroom_user")
+    """Inside an open transaction: api.begin_request for the user, as the API does."""
+    begin_request(conn, user_id)
 
 
 def claim(conn: psycopg.Connection, key: str, request_hash: bytes) -> tuple[str, int | None, object]:
@@ -141,8 +140,13 @@ def test_callers_cannot_read_keys_or_tokens_directly(api_conn: psycopg.Connectio
 T1, T2, T3 = (hashlib.sha256(f"token {i}".encode()).digest() for i in range(1, 4))
 
 
-def open_session(conn: psycopg.Connection, user_id: int, version: int, token_hash: bytes, ttl: str = "1 hour") -> None:
+def open_session(conn: psycopg.Connection, db: psycopg.Connection, user_id: int, version: int, token_hash: bytes,
+                 ttl: str = "1 hour") -> None:
+    """What the API's login does: api.login, then api.open_session in the same transaction."""
+    name = db.execute("select username from public.users where id = %s", [user_id]).fetchone()
+    assert name is not None
     with conn.transaction():
+        conn.execute("select status from api.login(%s, %s, %s)", [name[0], PASSWORD, PEPPER])
         conn.execute("select api.open_session(%s, %s, %s, %s::interval)", [user_id, version, token_hash, ttl])
 
 
@@ -155,16 +159,16 @@ def refresh(conn: psycopg.Connection, old: bytes, new: bytes) -> tuple:
 
 def test_a_refresh_token_is_exchanged_once_for_the_next(db: psycopg.Connection, api_conn: psycopg.Connection) -> None:
     alice = register(db, "alice")
-    open_session(api_conn, alice, 1, T1)
+    open_session(api_conn, db, alice, 1, T1)
 
-    assert refresh(api_conn, T1, T2) == ("ok", alice, "user", 1)
+    assert refresh(api_conn, T1, T2)[:4] == ("ok", alice, "user", 1)
     assert refresh(api_conn, T2, T3)[0] == "ok"
 
 
 def test_a_reused_refresh_token_revokes_its_family_and_leaves_an_audit_row(
         db: psycopg.Connection, api_conn: psycopg.Connection) -> None:
     alice = register(db, "alice")
-    open_session(api_conn, alice, 1, T1)
+    open_session(api_conn, db, alice, 1, T1)
     refresh(api_conn, T1, T2)
 
     assert refresh(api_conn, T1, T3)[0] == "reused"
@@ -176,7 +180,7 @@ def test_a_reused_refresh_token_revokes_its_family_and_leaves_an_audit_row(
 
 def test_an_unknown_or_expired_refresh_token_is_refused(db: psycopg.Connection, api_conn: psycopg.Connection) -> None:
     alice = register(db, "alice")
-    open_session(api_conn, alice, 1, T1, ttl="1 second")
+    open_session(api_conn, db, alice, 1, T1, ttl="1 second")
     db.execute("update private.refresh_tokens set issued_at = issued_at - interval '1 hour',"
                " expires_at = now() - interval '1 minute'")
 
@@ -187,7 +191,7 @@ def test_an_unknown_or_expired_refresh_token_is_refused(db: psycopg.Connection, 
 def test_tokens_issued_before_logout_everywhere_are_refused(db: psycopg.Connection,
                                                            api_conn: psycopg.Connection) -> None:
     alice = register(db, "alice")
-    open_session(api_conn, alice, 1, T1)
+    open_session(api_conn, db, alice, 1, T1)
     db.execute("select private.bump_token_version(%s)", [alice])
 
     assert refresh(api_conn, T1, T2)[0] == "revoked"
@@ -200,13 +204,13 @@ def test_no_session_opens_for_a_disabled_account_or_a_stale_version(db: psycopg.
 
     for user_id, version in ((alice, 2), (bob, 1)):
         with pytest.raises(psycopg.Error) as refused:
-            open_session(api_conn, user_id, version, T1)
+            open_session(api_conn, db, user_id, version, T1)
         assert refused.value.sqlstate == "SRA40"
 
 
 def test_a_caller_ends_only_their_own_session(db: psycopg.Connection, api_conn: psycopg.Connection) -> None:
     alice, bob = register(db, "alice"), register(db, "bob")
-    open_session(api_conn, alice, 1, T1)
+    open_session(api_conn, db, alice, 1, T1)
 
     with api_conn.transaction():
         begin_request(api_conn, bob)
@@ -221,7 +225,7 @@ def test_a_caller_ends_only_their_own_session(db: psycopg.Connection, api_conn: 
 def test_every_logout_is_logged_with_whether_it_revoked_a_session(db: psycopg.Connection,
                                                                  api_conn: psycopg.Connection) -> None:
     alice, bob = register(db, "alice"), register(db, "bob")
-    open_session(api_conn, alice, 1, T1)
+    open_session(api_conn, db, alice, 1, T1)
     for user, token in ((bob, T1), (alice, None), (alice, T1)):
         with api_conn.transaction():
             begin_request(api_conn, user)
@@ -232,9 +236,22 @@ def test_every_logout_is_logged_with_whether_it_revoked_a_session(db: psycopg.Co
     assert rows == [("bob", "false"), ("alice", "false"), ("alice", "true")]
 
 
+def test_no_session_opens_without_a_login_of_that_user_in_the_transaction(db: psycopg.Connection,
+                                                                       api_conn: psycopg.Connection) -> None:
+    register(db, "alice")
+    bob = register(db, "bob")
+    attempts = ("select api.open_session(%s, 1, %s, '1 hour')",
+                "select status from api.login('alice', %s, %s), api.open_session(%s, 1, %s, '1 hour')")
+    for statement, params in ((attempts[0], [bob, T1]), (attempts[1], [PASSWORD, PEPPER, bob, T1])):
+        with pytest.raises(psycopg.Error) as refused, api_conn.transaction():
+            api_conn.execute(statement, params)
+        assert refused.value.sqlstate == "SRA40"
+    assert db.execute("select count(*) from private.refresh_tokens").fetchone() == (0,)
+
+
 def test_only_hashes_of_refresh_tokens_are_stored(db: psycopg.Connection, api_conn: psycopg.Connection) -> None:
     alice = register(db, "alice")
-    open_session(api_conn, alice, 1, T1)
+    open_session(api_conn, db, alice, 1, T1)
     assert db.execute("select token_hash from private.refresh_tokens").fetchall() == [(T1,)]
 
 

@@ -7,21 +7,20 @@ import json
 import psycopg
 import pytest
 
+from api.testing.plugin import begin_request
 
-def make_user(db: psycopg.Connection, name: str) -> int:
+
+def make_user(db: psycopg.Connection, name: str, role: str = "user") -> int:
     return db.execute(
-        "insert into public.users (username, hashed_password) values (%s, 'x') returning id", [name]
+        "insert into public.users (username, hashed_password, role) values (%s, 'x', %s) returning id", [name, role]
     ).fetchone()[0]
 
 
 def as_caller(conn: psycopg.Connection, user_id: int, role: str = "user") -> None:
-    """Inside an open transaction: what api.begin_request does."""
-    conn.execute(f"set local role strongroom_{role}")
-    conn.execute(
-        "select set_config('strongroom.user_id', %s, true), set_config('strongroom.role', %s, true),"
-        " set_config('strongroom.request_id', 'req-' || %s, true)",
-        [str(user_id), role, str(user_id)],
-    )
+    """Inside an open transaction: api.begin_request for the user at their current token version."""
+    version = conn.execute("select token_version from public.users where id = %s", [user_id]).fetchone()
+    assert version is not None
+    begin_request(conn, user_id, role, int(version[0]), request_id=f"req-{user_id}")
 
 
 def sqlstate_of(conn: psycopg.Connection, statement: str, params: list | None = None) -> str | None:
@@ -101,10 +100,10 @@ def test_the_rate_limit_is_per_user(db, connect):
 
 
 def test_a_user_lists_only_their_own_events_and_an_admin_lists_all(db, connect):
-    alice, bob = make_user(db, "alice"), make_user(db, "bob")
-    for user in (alice, bob):
+    alice, bob = make_user(db, "alice"), make_user(db, "bob", "admin")
+    for user, role in ((alice, "user"), (bob, "admin")):
         conn = connect()
-        as_caller(conn, user)
+        as_caller(conn, user, role)
         conn.execute("select api.log_client_event('INFO', 'gui', 'hello')")
         conn.commit()
 

@@ -82,7 +82,7 @@ def request_of(api: psycopg.Connection, db: psycopg.Connection, user_id: int, ro
 @contextmanager
 def anonymous_request(api: psycopg.Connection, request_id: str) -> Iterator[psycopg.Connection]:
     with api.transaction():
-        api.execute("select pg_catalog.set_config('strongroom.request_id', %s, true)", [request_id])
+        api.execute("select api.begin_anonymous_request(%s)", [request_id])
         yield api
 
 

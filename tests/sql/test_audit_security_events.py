@@ -33,10 +33,10 @@ def api(connect: Callable[..., psycopg.Connection]) -> psycopg.Connection:
 
 @contextmanager
 def anonymous_request(conn: psycopg.Connection, request_id: str) -> Iterator[psycopg.Connection]:
-    """One committed transaction before there is a caller, as api/http/calls.py opens it for register and refresh."""
+    """One committed transaction before there is a caller, as api/http/calls.py opens it for register, login and
+    refresh."""
     with conn.transaction():
-        conn.execute("select pg_catalog.set_config('strongroom.request_id', %s, true),"
-                     " pg_catalog.set_config('strongroom.client_addr', %s, true)", [request_id, ADDR])
+        conn.execute("select api.begin_anonymous_request(%s, %s::inet)", [request_id, ADDR])
         yield conn
 
 

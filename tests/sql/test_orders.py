@@ -25,7 +25,7 @@ PATH = {
 
 @pytest.fixture
 def admin(db: psycopg.Connection) -> int:
-    return make_user(db, "admin")
+    return make_user(db, "admin", "admin")
 
 
 def create(db: psycopg.Connection, user: int, description: str = "an order", sensitive: bool = False) -> int:

@@ -124,9 +124,10 @@ def _refused(status: str, locked_until: datetime | None) -> Problem:
     return Problem(code, name, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def _pair(tokens: Tokens, user_id: int, role: str, token_version: int, refresh: Issued,
+def _pair(tokens: Tokens, user_id: int, role: str, token_version: int, session_id: object, refresh: Issued,
           device_token: str | None = None) -> TokenPair:
-    access = tokens.access(user_id, role, token_version)
+    """The token pair of one session: the access token carries the session's id and dies with it."""
+    access = tokens.access(user_id, role, token_version, str(session_id))
     return TokenPair(access_token=access.token, expires_in=access.expires_in, refresh_token=refresh.token,
                      refresh_expires_in=refresh.expires_in, device_token=device_token)
 
@@ -186,7 +187,8 @@ async def login(body: Annotated[Credentials, Depends(_credentials)], db: PublicC
             raise _refused(row["status"], row["locked_until"])
     user_id = row["user_id"]
     issued = tokens.device(user_id, body.username, new_device) if row["device_issued"] else body.device_token
-    return _pair(tokens, user_id, row["role"], row["token_version"], tokens.refresh(user_id, jti), issued)
+    return _pair(tokens, user_id, row["role"], row["token_version"], row["session_id"], tokens.refresh(user_id, jti),
+                 issued)
 
 
 @router.post("/token/refresh", summary="Exchange a refresh token (single use) for a new pair",
@@ -198,7 +200,7 @@ async def refresh(body: RefreshRequest, db: PublicConn, tokens: TokenIssuer) -> 
                             f"{tokens.refresh_seconds} seconds")
     if row["status"] != "ok":
         raise not_authenticated("The refresh token is no longer valid: log in again.")
-    return _pair(tokens, row["user_id"], row["role"], row["token_version"], following)
+    return _pair(tokens, row["user_id"], row["role"], row["token_version"], row["session_id"], following)
 
 
 @router.post("/logout", status_code=204, summary="End this session (its refresh tokens stop working)",
@@ -235,4 +237,4 @@ async def change_password(body: NewPassword, db: CallerConn, tokens: TokenIssuer
         if row["status"] != "ok":
             attempt.failed()
             raise _refused(row["status"], row["locked_until"])
-    return _pair(tokens, caller.user_id, caller.role, row["token_version"], refresh)
+    return _pair(tokens, caller.user_id, caller.role, row["token_version"], row["session_id"], refresh)
