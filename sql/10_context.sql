@@ -170,7 +170,7 @@ begin
                                               session_id, request_id, client_request_id, client_addr)
     values (pg_catalog.pg_backend_pid(), pg_catalog.pg_current_xact_id(), pg_catalog.current_setting('role'),
             p_user_id, p_role, p_token_version, p_session_id,
-            coalesce(p_request_id, pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', '')),
+            p_request_id,
             p_client_request_id, p_client_addr)
     on conflict (backend_pid) do update
        set xact_id = excluded.xact_id, db_role = excluded.db_role, user_id = excluded.user_id,

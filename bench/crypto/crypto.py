@@ -122,11 +122,9 @@ def write_latencies(dsn: str, user: int, count: int, stop: threading.Event | Non
                 break
             started = time.perf_counter()
             with conn.transaction():
-                conn.execute("set local role strongroom_user")
                 conn.execute(
-                    "select set_config('strongroom.user_id', %s, true), set_config('strongroom.role', 'user', true),"
-                    " set_config('strongroom.master_key', %s, true)",
-                    [str(user), MASTER],
+                    "select api.begin_request(%s, 'user', 1), set_config('strongroom.master_key', %s, true)",
+                    [user, MASTER],
                 )
                 conn.execute("select api.create_entry('latency', %s)", [f"probe {i}"])
             out.append(time.perf_counter() - started)

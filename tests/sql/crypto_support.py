@@ -49,12 +49,13 @@ def _token_version(conn: psycopg.Connection, user_id: int | None, role: str) -> 
 
 @contextmanager
 def caller(
-    conn: psycopg.Connection, user_id: int | None, role: str = "user", master_key: str | None = MASTER_KEY
+    conn: psycopg.Connection, user_id: int | None, role: str = "user", master_key: str | None = MASTER_KEY,
+    request_id: str | None = None,
 ) -> Iterator[psycopg.Connection]:
     """One transaction as a Strongroom caller (user or admin; None: an admin), with the master key set."""
     with conn.transaction():
         user_id, version = _token_version(conn, user_id, role)
-        begin_request(conn, user_id, role, version)
+        begin_request(conn, user_id, role, version, request_id=request_id)
         if master_key is not None:
             conn.execute("select set_config('strongroom.master_key', %s, true)", [master_key])
         yield conn

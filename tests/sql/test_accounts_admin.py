@@ -46,11 +46,17 @@ def test_a_user_may_not_call_admin_functions(db, connect, call):
 
 
 def test_admin_functions_check_the_callers_role_themselves(db):
-    """Even a session holding the admin database role is refused without an admin caller."""
+    """Even a session holding the admin database role is refused without an admin caller: a user's request
+    that switches role is no caller at all (SRA01), and a user's request is not an admin's (SRF01)."""
     user_id = register(db, "alice")
     with db.transaction():
         begin_request(db, user_id)
         db.execute("reset role")
+        with pytest.raises(psycopg.Error) as caught:
+            db.execute("select * from api.list_users()")
+    assert caught.value.sqlstate == "SRA01"
+    with db.transaction():
+        db.execute("select private.write_context(%s, 'user', 1, null, null, null, null)", [user_id])
         with pytest.raises(psycopg.Error) as caught:
             db.execute("select * from api.list_users()")
     assert caught.value.sqlstate == "SRF01"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from api.testing.plugin import begin_request
+
 LOG_TABLES = ("logs", "order_logs", "key_logs")
 
 
@@ -109,8 +111,7 @@ def test_db_role_is_the_role_the_session_switched_to_even_inside_security_define
     alice = make_user(db, "alice")
     conn = connect()
     with conn.transaction():
-        conn.execute("set local role strongroom_user")
-        in_request(conn, alice, "req-role")
+        begin_request(conn, alice, request_id="req-role")
         conn.execute("select api.log_client_event('INFO', 'gui', 'opened the order form')")
 
     row = log_rows(db, "request_id = 'req-role'")[0]

@@ -7,11 +7,10 @@ import pytest
 
 
 def in_request(conn: psycopg.Connection, user_id: int | None, request_id: str, addr: str) -> None:
-    conn.execute(
-        "select set_config('strongroom.user_id', %s, true), set_config('strongroom.request_id', %s, true),"
-        " set_config('strongroom.client_addr', %s, true)",
-        [str(user_id) if user_id is not None else "", request_id, addr],
-    )
+    """The request context api.begin_request writes, for a superuser that writes the tables directly
+    (the story is made of raw changes; a caller role could not write them)."""
+    conn.execute("select private.write_context(%s, %s, 1, null, %s, null, %s::inet)",
+                 [user_id, None if user_id is None else "user", request_id, addr])
 
 
 @pytest.fixture
@@ -180,7 +179,7 @@ def readable(db: psycopg.Connection, role: str) -> set[str]:
 def test_the_auditor_reads_exactly_the_log_tables_the_trail_and_the_seal_records(db):
     assert readable(db, "strongroom_auditor") == {
         "public.logs", "public.order_logs", "public.key_logs", "audit.audit_trail",
-        "audit.seal_blocks", "audit.retired_partitions",
+        "audit.seal_blocks", "audit.retired_partitions", "private.current_context",
     }
 
 

@@ -48,8 +48,7 @@ def refusals(db: psycopg.Connection) -> list[dict]:
 
 def as_request(db: psycopg.Connection, user: int, request_id: str, sql: str, params: list[object],
                role: str = "user") -> list[tuple]:
-    with caller(db, user, role):
-        db.execute("select set_config('strongroom.request_id', %s, true)", [request_id])
+    with caller(db, user, role, request_id=request_id):
         return db.execute(sql, params).fetchall()
 
 
@@ -101,7 +100,7 @@ def test_reading_ones_own_deleted_note_is_a_miss_and_the_dba_query_shows_only_re
 
 
 def test_the_owner_and_an_admin_reading_an_order_write_no_refusal(db, alices):
-    admin = make_user(db, "root")
+    admin = make_user(db, "root", "admin")
     assert len(as_request(db, alices["alice"], "req-own", "select * from api.get_order(%s)", [alices["order"]])) == 1
     assert len(as_request(db, admin, "req-adm", "select * from api.get_order(%s)", [alices["order"]], "admin")) == 1
 

@@ -183,7 +183,8 @@ def test_a_refused_login_answers_a_status_and_its_event_commits_with_the_transac
 def test_a_refresh_token_presented_twice_writes_one_reuse_event_about_its_user(db, api):
     alice = register(db, "alice")
     first, second, third = (hashlib.sha256(s).digest() for s in (b"first", b"second", b"third"))
-    with anonymous_request(api, "req-login-2"):
+    with anonymous_request(api, "req-login-2"):  # a session opens only after its user's login
+        one_row(api, "select status from api.login('alice', %s, %s)", [PASSWORD, PEPPER])
         one_row(api, "select api.open_session(%s, 1, %s, '1 hour')", [alice, first])
     with anonymous_request(api, "req-refresh-1"):
         assert one_row(api, "select status from api.refresh_session(%s, %s, '1 hour')", [first, second]) == ("ok",)

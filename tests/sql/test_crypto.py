@@ -417,9 +417,10 @@ def test_key_maintenance_sees_every_users_rows_under_forced_row_level_security(d
 
 
 def test_the_api_cannot_manage_keys_for_a_caller_whose_claims_are_not_admin(db, connect, alice):
+    """A user's request that switches to the admin role (or forges the old role setting) is no key admin."""
     api = connect(user="strongroom_authenticator", autocommit=True)
-    with raises_sqlstate("SRF51"), caller(api, alice, "admin", None):
-        api.execute("select set_config('strongroom.role', 'user', true)")
+    with raises_sqlstate("SRF51"), caller(api, alice, "user", None):
+        api.execute("select set_config('strongroom.role', 'admin', true), set_config('role', 'strongroom_admin', true)")
         api.execute("select * from api.key_status()")
 
 
@@ -453,7 +454,7 @@ def test_migrate_with_the_master_key_creates_the_first_key_once(pg):
 
 def test_an_admin_cannot_look_into_another_users_vault(db, alice):
     save_vault(db, alice, "private.example", "me", "mine-only", None)
-    admin = make_user(db, "root")
+    admin = make_user(db, "root", "admin")
     with raises_sqlstate("SRN52"), caller(db, admin, "admin"):
         db.execute("select * from api.lookup_vault('private.example')")
 
