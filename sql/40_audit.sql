@@ -128,9 +128,10 @@ begin
     new.txid := pg_catalog.pg_current_xact_id();
     new.db_role := case v_role when 'none' then session_user::text else v_role end;
     -- Defaults from the request context, unless the writer knew better (e.g. the API's batch of calls).
-    select c.user_id, c.request_id, c.client_addr into v_context from private.current_context c;
+    select c.user_id, c.request_id, c.client_request_id, c.client_addr into v_context from private.current_context c;
     new.actor_id := coalesce(new.actor_id, v_context.user_id);
     new.request_id := coalesce(new.request_id, v_context.request_id);
+    new.client_request_id := coalesce(new.client_request_id, v_context.client_request_id);
     new.client_addr := coalesce(new.client_addr, v_context.client_addr, pg_catalog.inet_client_addr());
     -- audit.row_hash(tg_argv[0], to_jsonb(new)), the same bytes: with row_hash null, jsonb_strip_nulls
     -- drops it, and a log table has no block_hash. TimeZone UTC (above) fixes how logged_at is spelled;

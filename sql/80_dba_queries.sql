@@ -12,7 +12,7 @@ create view audit.audit_trail as
            l.table_name, l.row_id,
            case when l.table_name = 'orders' then l.row_id::integer end as order_id,
            case when l.table_name = 'aes_keys' then l.row_id::integer end as key_id,
-           l.user_id, u.username, l.actor_id, a.username as actor_name, l.db_role, l.request_id,
+           l.user_id, u.username, l.actor_id, a.username as actor_name, l.db_role, l.request_id, l.client_request_id,
            l.client_addr, l.message, l.details::text as details, l.before_image, l.after_image, l.txid
     from public.logs as l
     left join public.users as u on u.id = l.user_id
@@ -20,14 +20,14 @@ create view audit.audit_trail as
     union all
     select 'order_logs', o.id, o.logged_at, 'INFO', 'orders', o.action::text,
            'orders', o.order_id::bigint, o.order_id, null,
-           null, null, o.actor_id, a.username, o.db_role, o.request_id,
+           null, null, o.actor_id, a.username, o.db_role, o.request_id, o.client_request_id,
            o.client_addr, null, o.details, null, null, o.txid
     from public.order_logs as o
     left join public.users as a on a.id = o.actor_id
     union all
     select 'key_logs', k.id, k.logged_at, 'INFO', 'keys', k.action::text,
            'aes_keys', k.key_id::bigint, null, k.key_id,
-           null, null, k.actor_id, a.username, k.db_role, k.request_id,
+           null, null, k.actor_id, a.username, k.db_role, k.request_id, k.client_request_id,
            k.client_addr, null, k.details, null, null, k.txid
     from public.key_logs as k
     left join public.users as a on a.id = k.actor_id;
@@ -45,6 +45,10 @@ comment on view audit.audit_trail is
     'Every audit row of logs, order_logs and key_logs in one shape, with user names. source and id name '
     'the row in its table; at is when it was written (logged_at); user is who the event is about, actor '
     'who was logged in (null with db_role = a DBA''s login: a change made directly in the database).';
+comment on column audit.audit_trail.request_id is
+    'The request id the server made for the API request (X-Request-Id of its answer); audit.request_trail finds by it.';
+comment on column audit.audit_trail.client_request_id is
+    'The X-Request-Id the client sent, if any, kept as theirs: any client may send any value, so nothing joins on it.';
 comment on column audit.audit_trail.db_role is
     'The database role: strongroom_user/admin for API requests, a login role for direct database sessions.';
 
@@ -111,7 +115,9 @@ as $$
     where t.request_id = p_request_id
     order by t.at, t.source, t.id
 $$;
-comment on function audit.request_trail(text) is 'Every audit row one API request wrote (its X-Request-Id).';
+comment on function audit.request_trail(text) is
+    'Every audit row one API request wrote, by the request id the server made (the X-Request-Id of its answer); '
+    'the client''s own X-Request-Id, if it sent one, is in client_request_id.';
 
 -- 5. The actions of one user over a period: what they did (actor), and what was done about them (user).
 create or replace function audit.user_activity(p_user_id integer, p_from timestamptz, p_to timestamptz)

@@ -32,12 +32,18 @@ def test_every_response_carries_the_security_headers(client: TestClient, method:
 
 
 def test_errors_are_problem_documents_with_the_request_id(client: TestClient) -> None:
-    response = client.get("/no-such-route", headers={"X-Request-ID": "trace-0001-abcd"})
+    response = client.get("/no-such-route")
 
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
     assert problem["status"] == 404 and problem["type"].startswith("urn:strongroom:problem:")
-    assert problem["request_id"] == "trace-0001-abcd" == response.headers["x-request-id"]
+    assert problem["request_id"] == response.headers["x-request-id"] and len(problem["request_id"]) == 32
+
+
+def test_the_request_id_is_always_the_servers_even_when_the_client_sends_one(client: TestClient) -> None:
+    ids = {client.get("/health", headers={"X-Request-ID": "trace-0001-abcd"}).headers["x-request-id"]
+           for _ in range(2)}
+    assert "trace-0001-abcd" not in ids and len(ids) == 2
 
 
 def test_a_malformed_request_id_is_replaced_by_a_generated_one(client: TestClient) -> None:

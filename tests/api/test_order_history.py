@@ -28,5 +28,18 @@ def test_an_order_request_id_joins_the_http_answer_and_the_audit_row(client: Tes
     alice = user("alice")
     response = client.post("/orders", json={"description": "traced"},
                            headers={**alice, "X-Request-ID": "req-0042-trace"})
-    rows = db.execute("select count(*) from public.order_logs where request_id = 'req-0042-trace'").fetchone()
-    assert response.headers["x-request-id"] == "req-0042-trace" and rows == (1,)
+    ours = response.headers["x-request-id"]
+    rows = db.execute("select request_id, client_request_id from public.order_logs").fetchall()
+    trail = db.execute("select distinct request_id, client_request_id from audit.request_trail(%s)", [ours]).fetchall()
+    assert ours != "req-0042-trace"
+    assert rows == [(ours, "req-0042-trace")] == trail
+
+
+def test_a_client_reusing_another_users_request_id_does_not_join_their_trail(client: TestClient, user: Callable,
+                                                                             db: psycopg.Connection) -> None:
+    alice, bob = user("alice"), user("bob-b")
+    first = client.post("/orders", json={"description": "alice's"}, headers={**alice, "X-Request-ID": "req-shared-1"})
+    client.post("/orders", json={"description": "bob's"}, headers={**bob, "X-Request-ID": "req-shared-1"})
+    actors = db.execute("select distinct actor_id from audit.request_trail(%s)",
+                        [first.headers["x-request-id"]]).fetchall()
+    assert actors == [(first.json()["user_id"],)]

@@ -19,7 +19,8 @@ from api.settings import Settings
 def claims(settings: Settings, **changes: Any) -> dict[str, Any]:
     now = int(time.time())
     base = {"iss": settings.jwt_issuer, "aud": settings.jwt_audience, "sub": "1", "iat": now, "nbf": now,
-            "exp": now + 600, "jti": "a-unique-token-id", "typ": "access", "role": "user", "ver": 1}
+            "exp": now + 600, "jti": "a-unique-token-id", "typ": "access", "role": "user", "ver": 1,
+            "sid": "00000000-0000-4000-8000-000000000000"}
     base.update(changes)
     return {k: v for k, v in base.items() if v is not None}
 
@@ -69,6 +70,8 @@ ATTACKS = {
     "refresh_token_as_access_token": lambda s: jwt.encode(claims(s, typ="refresh"), secret(s), algorithm="HS256"),
     "unknown_role": lambda s: jwt.encode(claims(s, role="superuser"), secret(s), algorithm="HS256"),
     "token_version_as_string": lambda s: jwt.encode(claims(s, ver="1"), secret(s), algorithm="HS256"),
+    "no_session_id": lambda s: jwt.encode(claims(s, sid=None), secret(s), algorithm="HS256"),
+    "session_id_not_a_uuid": lambda s: jwt.encode(claims(s, sid="1' or '1'='1"), secret(s), algorithm="HS256"),
     "sub_not_a_user_id": lambda s: jwt.encode(claims(s, sub="1 or 1=1"), secret(s), algorithm="HS256"),
     "sub_past_integer_range": lambda s: jwt.encode(claims(s, sub=str(2**31)), secret(s), algorithm="HS256"),
     "garbage": lambda s: "not.a.token",

@@ -35,7 +35,7 @@ def known_device(db: psycopg.Connection, username: str) -> bytes:
     device = digest()
     assert login(db, username, new_device=device) | {"user_id": None} == {
         "status": "ok", "user_id": None, "role": "user", "token_version": 1, "locked_until": None,
-        "device_issued": True}
+        "device_issued": True, "session_id": None}
     return device
 
 
@@ -153,8 +153,9 @@ def test_a_login_with_a_refresh_hash_opens_its_session_in_the_same_call(db):
 def change_password(conn: psycopg.Connection, user_id: int, current: str, new: str,
                     refresh: bytes | None = None) -> tuple[dict[str, Any], int]:
     with conn.transaction():
-        begin_request(conn, user_id)
-        conn.execute("reset role")  # crypt_calls_during counts as the superuser; the rules are the same
+        # crypt_calls_during counts as the superuser, so the caller's context is written in the superuser's
+        # own role (begin_request would switch to strongroom_user); the rules are the same.
+        conn.execute("select private.write_context(%s, 'user', 1, null, null, null, null)", [user_id])
         row, calls = crypt_calls_during(conn, "select * from api.change_password(%s, %s, %s, null, %s, %s)",
                                         [current, new, PEPPER, refresh, "1 hour" if refresh else None])
     return row, calls

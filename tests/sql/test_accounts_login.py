@@ -47,7 +47,7 @@ def events(db: psycopg.Connection) -> list[str]:
 def test_right_password_logs_in_with_id_role_and_token_version(db):
     user_id = register(db, "alice")
     assert login(db, "alice") == {"status": "ok", "user_id": user_id, "role": "user", "token_version": 1,
-                                  "locked_until": None, "device_issued": False}
+                                  "locked_until": None, "device_issued": False, "session_id": None}
     assert account(db, user_id)["last_login_at"] is not None
 
 
@@ -60,7 +60,7 @@ def test_unknown_user_and_wrong_password_get_identical_answers(db):
     register(db, "alice")
     assert login(db, "nobody-here", WRONG) == login(db, "alice", WRONG) == {
         "status": "bad_credentials", "user_id": None, "role": None, "token_version": None, "locked_until": None,
-        "device_issued": False}
+        "device_issued": False, "session_id": None}
 
 
 def test_unknown_user_and_wrong_password_each_cost_exactly_one_crypt(db):
@@ -116,7 +116,7 @@ def test_right_password_is_refused_while_locked(db):
     login(db, "alice", WRONG)
     locked = login(db, "alice", WRONG)
     assert login(db, "alice") == {"status": "locked", "user_id": None, "role": None, "token_version": None,
-                                  "locked_until": locked["locked_until"], "device_issued": False}
+                                  "locked_until": locked["locked_until"], "device_issued": False, "session_id": None}
 
 
 def test_each_further_lock_doubles_up_to_the_cap(db):
