@@ -125,14 +125,14 @@ language plpgsql stable
 set search_path = ''
 as $$
 declare
-    key text := nullif(pg_catalog.current_setting('strongroom.master_key', true), '');
+    v_key text := nullif(pg_catalog.current_setting('strongroom.master_key', true), '');
 begin
-    if key is null then
+    if v_key is null then
         raise exception 'the master key is not available in this transaction'
             using errcode = 'SRK01',
                   hint = 'The API sets strongroom.master_key per transaction; from psql use the strongroom command line.';
     end if;
-    return key;
+    return v_key;
 end
 $$;
 comment on function private.master_key() is 'The master key, set by the API for this transaction only; never stored.';
@@ -258,26 +258,26 @@ security definer
 set search_path = ''
 as $$
 declare
-    u record;
+    v_user record;
 begin
     if pg_catalog.current_setting('role') is distinct from 'strongroom_' || p_role then
         raise exception 'a request is opened in the caller''s role' using errcode = 'SRA05';
     end if;
     perform private.write_context(p_user_id, p_role, p_token_version, p_session_id, p_request_id,
                                   p_client_request_id, p_client_addr);
-    select x.id, x.is_active, x.token_version, x.role into u from public.users x where x.id = p_user_id;
-    if u.id is null then
+    select x.id, x.is_active, x.token_version, x.role into v_user from public.users x where x.id = p_user_id;
+    if v_user.id is null then
         raise exception 'the token names no existing user' using errcode = 'SRA04';
     end if;
-    if u.is_active is not true then
+    if v_user.is_active is not true then
         raise exception 'the account is disabled' using errcode = 'SRA03';
     end if;
     -- Any other version is refused: older ones were revoked, newer ones were never issued.
-    if u.token_version is distinct from p_token_version then
+    if v_user.token_version is distinct from p_token_version then
         raise exception 'the token has been revoked' using errcode = 'SRA02',
             hint = 'Log in again to get a new token.';
     end if;
-    if u.role is distinct from p_role then
+    if v_user.role is distinct from p_role then
         raise exception 'the token''s role is not the account''s role' using errcode = 'SRA05',
             hint = 'Log in again to get a new token.';
     end if;
