@@ -286,7 +286,7 @@ declare
     v_flag text := pg_catalog.current_setting('strongroom.key_maintenance', true);
     v_exists boolean;
 begin
-    perform pg_catalog.set_config('strongroom.key_maintenance', 'on', true);
+    perform private.set_key_maintenance(true);
     v_exists := case p_table
         when 'orders' then exists (select from public.orders as o where o.id = p_row_id)
         when 'entries' then exists (select from public.entries as e where e.id = p_row_id)
