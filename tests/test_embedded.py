@@ -324,3 +324,29 @@ def test_stop_is_refused_for_a_server_named_by_database_url(pg, home):
     result = strongroom(home, 1, "db", "stop", env={"DATABASE_URL": pg.dsn()})
     assert result.returncode == 1 and "not Strongroom's to stop" in result.stderr
 
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root keeps clusters outside the home")
+def test_root_removes_the_clusters_of_temporary_homes_that_are_gone(home):
+    port = free_port()
+    assert strongroom(home, port, "db", "start").returncode == 0
+    assert strongroom(home, port, "db", "stop").returncode == 0
+    abandoned = server_for(home).cluster_root
+    kept_home = Path(tempfile.mkdtemp(prefix="strongroom-kept-")) / ".strongroom"
+    try:
+        assert strongroom(kept_home, free_port(), "db", "start").returncode == 0
+        assert strongroom(kept_home, 1, "db", "stop").returncode == 0
+        shutil.rmtree(home.parent)  # what a test or a `mktemp -d` trial leaves: the home gone, the cluster not
+
+        started_elsewhere = strongroom(home.parent.with_name(home.parent.name + "-next") / ".strongroom",
+                                       free_port(), "db", "start")
+        assert started_elsewhere.returncode == 0, started_elsewhere.stderr
+
+        assert not abandoned.exists()
+        assert server_for(kept_home).cluster_root.exists()  # its home is still there: kept
+    finally:
+        server_for(kept_home).remove()
+        shutil.rmtree(kept_home.parent, ignore_errors=True)
+        nxt = home.parent.with_name(home.parent.name + "-next") / ".strongroom"
+        server_for(nxt).remove()
+        shutil.rmtree(nxt.parent, ignore_errors=True)

@@ -122,6 +122,34 @@ def _size(path: Path) -> int:
         return 0
 
 
+def _alive(datadir: Path) -> bool:
+    """Whether the postmaster named in `datadir`'s pid file is alive."""
+    try:
+        os.kill(int((datadir / "postmaster.pid").read_text().splitlines()[0]), 0)
+    except (OSError, IndexError, ValueError):
+        return False
+    return True
+
+
+def sweep_abandoned(pg_root: Path) -> list[Path]:
+    """Remove the clusters in `pg_root` of throw-away instances: those whose home was in the temporary folder
+    (tests, `mktemp -d` trials) and is gone, with no process left in them. Their secrets went with the home,
+    so nothing in them could be decrypted again. A cluster whose home lived anywhere else is never touched."""
+    removed = []
+    temporary = Path(tempfile.gettempdir()).resolve()
+    for marker in pg_root.glob("*/instance"):
+        found = re.search(r"STRONGROOM_HOME is (/.*)$", marker.read_text(errors="replace").strip())
+        if found is None:
+            continue
+        home = Path(found.group(1))
+        datadir = marker.parent / "pgdata"
+        if not home.is_relative_to(temporary) or home.exists() or cluster_processes(datadir) or _alive(datadir):
+            continue
+        shutil.rmtree(marker.parent, ignore_errors=True)
+        removed.append(marker.parent)
+    return removed
+
+
 def cluster_processes(datadir: Path) -> list[tuple[int, str]]:
     """(pid, command line) of every live process that works in `datadir` and still maps System V shared
     memory: what makes PostgreSQL refuse to start after its postmaster was killed. Its processes chdir to
@@ -300,6 +328,7 @@ class EmbeddedServer:
         if self.cluster_root != self.home:
             user = self._server_user()
             self._open_folder(self.cluster_root.parent)
+            sweep_abandoned(self.pg_root)
             self.cluster_root.mkdir(mode=0o700, exist_ok=True)
             self.cluster_root.chmod(0o700)
             os.chown(self.cluster_root, user.pw_uid, user.pw_gid)

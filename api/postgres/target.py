@@ -69,3 +69,36 @@ def resolve(settings: Settings) -> Target:
     home, port, dbname, root = settings.home, settings.pg_port, settings.database, settings.pg_root
     return Target(admin_dsn=socket_dsn(home, port, dbname, pg_root=root),
                   api_dsn=socket_dsn(home, port, dbname, AUTHENTICATOR, pg_root=root), embedded=True)
+
+
+# The server settings that write statement parameters (the master key, passwords) to the server's log.
+_PARAMETER_LOGGING = """
+select name, setting from pg_catalog.pg_settings
+where name in ('log_parameter_max_length', 'log_parameter_max_length_on_error', 'log_statement',
+               'log_min_duration_statement')
+"""
+
+
+def parameter_logging_warnings(dsn: str) -> list[str]:
+    """Why the server behind `dsn`, as this login sees it (role and database settings included), would write
+    statement parameters to its log, one sentence per cause naming the setting to change; empty when it
+    would not. The embedded server sets both lengths to 0; an external one usually logs them in full (-1)
+    as soon as statements are logged."""
+    import psycopg
+
+    with psycopg.connect(dsn, connect_timeout=5, autocommit=True) as conn:
+        settings = dict(conn.execute(_PARAMETER_LOGGING).fetchall())
+    found = []
+    why = "statement parameters carry the master key and passwords"
+    if settings.get("log_parameter_max_length_on_error", "0") != "0":
+        found.append(f"this PostgreSQL server logs the parameters of failing statements "
+                     f"(log_parameter_max_length_on_error = {settings['log_parameter_max_length_on_error']}); "
+                     f"{why}: set log_parameter_max_length_on_error = 0")
+    logged = [f"{name} = {settings[name]}" for name, off in (("log_statement", "none"),
+                                                              ("log_min_duration_statement", "-1"))
+              if settings.get(name, off) not in (off, "ddl")]
+    if logged and settings.get("log_parameter_max_length", "0") != "0":
+        found.append(f"this PostgreSQL server logs statements with their parameters ({', '.join(logged)}, "
+                     f"log_parameter_max_length = {settings["log_parameter_max_length"]}); {why}: set "
+                     "log_parameter_max_length = 0")
+    return found

@@ -37,10 +37,15 @@ comment on role strongroom_auditor is 'Caller role of a DBA or auditor: read-onl
 
 grant strongroom_user, strongroom_admin, strongroom_auditor to strongroom_authenticator;
 
--- The connecting user runs migrations as the owner (SET ROLE), so it must be a member.
+-- The connecting user runs migrations as the owner (SET ROLE), so it must be a member that may SET it. From
+-- PostgreSQL 16 a CREATEROLE login that created the role holds only ADMIN on it (no SET, no INHERIT), which
+-- pg_has_role(..., 'member') counts: ask for 'set' there, so that login grants itself the membership.
 do $$
+declare
+    wanted text := case when pg_catalog.current_setting('server_version_num')::int >= 160000 then 'set'
+                        else 'member' end;
 begin
-    if current_user <> 'strongroom_owner' and not pg_catalog.pg_has_role(current_user, 'strongroom_owner', 'member') then
+    if current_user <> 'strongroom_owner' and not pg_catalog.pg_has_role(current_user, 'strongroom_owner', wanted) then
         execute format('grant strongroom_owner to %I', current_user);
     end if;
 end

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from api.cli.commands import command_group
 from api.cli.errors import CommandFailed
 from api.postgres import migrate as migrations
 from api.postgres.embedded import EmbeddedServer, check_server, default_bindir, embedded_server
-from api.postgres.target import Target, resolve
+from api.postgres.target import Target, parameter_logging_warnings, resolve
 from api.settings import Settings, get_settings
 
 
@@ -133,11 +134,18 @@ def migrate(args: argparse.Namespace) -> None:
     if args.break_lock:
         migrations.break_lock(_running(settings).admin_dsn)
         print("removed the migration lock")
+    warn_parameter_logging(_running(settings).admin_dsn)
     done = migrate_database(settings)
     if done.nothing:
         print("nothing to do: the database is up to date")
     else:
         print(f"applied {len(done.migrations)} migration(s) and {len(done.code)} code file(s)")
+
+
+def warn_parameter_logging(dsn: str) -> None:
+    """One line on stderr per reason the server would log statement parameters (they carry secrets)."""
+    for warning in parameter_logging_warnings(dsn):
+        print(f"strongroom: warning: {warning}", file=sys.stderr)
 
 
 def migrate_database(settings: Settings, say: Callable[[str], None] = print) -> migrations.Plan:

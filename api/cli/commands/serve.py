@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 import psycopg
 
 from api.cli.errors import CommandFailed
-from api.postgres.target import resolve
+from api.postgres.target import parameter_logging_warnings, resolve
 from api.settings import Settings, get_settings
 
 
@@ -39,6 +40,7 @@ def serve(args: argparse.Namespace) -> None:
     cert, key = tls_files(args.tls_cert or settings.tls_cert_file, args.tls_key or settings.tls_key_file)
     settings.require_secrets()
     check_master_key(settings)
+    warn_parameter_logging(settings)
     host = args.host or settings.api_host
     port = args.port or settings.api_port
     if cert is not None:
@@ -76,6 +78,17 @@ def tls_files(cert: Path | None, key: Path | None) -> tuple[Path | None, Path | 
     except ssl.SSLError as error:
         raise CommandFailed(f"the certificate {cert} and key {key} do not form a pair ({error.reason})") from None
     return cert, key
+
+
+def warn_parameter_logging(settings: Settings) -> None:
+    """Warn, naming the setting, when the server logs statement parameters for the API's login; a server
+    that does not answer yet is left to /ready."""
+    try:
+        warnings = parameter_logging_warnings(resolve(settings).api_dsn)
+    except psycopg.Error:
+        return
+    for warning in warnings:
+        print(f"strongroom: warning: {warning}", file=sys.stderr)
 
 
 def check_master_key(settings: Settings) -> None:
