@@ -92,6 +92,7 @@ class Instance:
         self._api_port = api_port
         self._extra = dict(settings or {})
         self._api: subprocess.Popen[bytes] | None = None
+        self._guard: subprocess.Popen[bytes] | None = None
         self._settings: Settings | None = None
 
     def __repr__(self) -> str:  # never the password
@@ -116,6 +117,7 @@ class Instance:
         settings = self._settings = self._make_settings(load_secrets=True)
         atexit.register(self.stop)
         try:
+            self._watch(settings)
             self.say(start_database(settings))
             done = migrate_database(settings, say=lambda _line: None)
             self.say("the database is up to date" if done.nothing else
@@ -144,6 +146,10 @@ class Instance:
             if server is not None:
                 self.say(server.stop())
             self._settings = None
+        if self._guard is not None:  # its stdin closes: it finds PostgreSQL stopped and exits
+            self._guard.stdin.close()  # type: ignore[union-attr]
+            self._guard.wait(60)
+            self._guard = None
 
     def __enter__(self) -> Self:
         return self.start()
@@ -248,6 +254,15 @@ class Instance:
             env[f"STRONGROOM_{name.upper()}"] = json.dumps(value) if isinstance(value, list | dict) else str(value)
         return env
 
+    def _watch(self, settings: Settings) -> None:
+        """Start the guard: a process of its own session that waits on a pipe from this one and, when the pipe
+        closes (this process ended, however: even killed with its whole process group, as a kernel manager
+        does), stops the embedded PostgreSQL with the same settings. The exit handler cannot do that when
+        this process is killed, and the server, started by pg_ctl, would otherwise run on."""
+        self._guard = subprocess.Popen(
+            [sys.executable, "-m", "api.instance", "--guard"], env=self._environment(settings),
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
     def _serve(self, settings: Settings) -> None:
         log = (self.folder / "api.log").open("ab")
         # The pre-exec hook only sets the parent-death signal (safe: no locks, no allocation to speak of).
@@ -269,3 +284,19 @@ class Instance:
                 raise InstanceError(f"the API did not become ready in {STARTUP_SECONDS:.0f} s; see "
                                     f"{self.folder / 'api.log'}")
             time.sleep(0.1)
+
+
+def _guard() -> None:
+    """`python -m api.instance --guard`: wait until stdin closes, then stop the embedded PostgreSQL that the
+    environment's settings name (see Instance._watch)."""
+    from api.settings import get_settings
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C meant for the notebook's terminal is not for us
+    sys.stdin.buffer.read()
+    server = embedded_server(get_settings())
+    if server is not None:
+        server.stop()
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--guard"]:
+    _guard()
