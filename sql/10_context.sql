@@ -159,7 +159,7 @@ create function private.write_context(
     p_client_addr inet
 ) returns void
 language plpgsql volatile
-security definer
+security definer  -- no runtime role may write private.request_context
 set search_path = ''
 as $$
 begin
@@ -254,7 +254,7 @@ create function private.open_request(
     p_client_addr inet
 ) returns void
 language plpgsql volatile
-security definer
+security definer  -- writes the context, which no runtime role may write
 set search_path = ''
 as $$
 declare
