@@ -107,6 +107,42 @@ comment on function audit.session_role() is
 
 -- 3. The log tables' own triggers -------------------------------------------------------------------
 
+-- Log injection: no control character but tab reaches a log table. A DBA reads these tables in a
+-- terminal (psql prints text raw: a newline forges a line, ESC [2J clears the screen), so the stamp
+-- trigger below escapes every C0 and C1 control character except tab, in every text and jsonb value of
+-- the row, as \xHH (visible, and never mistaken for the character). Only a row that holds one pays.
+create or replace function audit.printable(p_text text) returns text
+language sql immutable strict
+set search_path = ''
+as $$
+    select coalesce(pg_catalog.string_agg(
+               case when t.c ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]'
+                    then '\x' || pg_catalog.lpad(pg_catalog.to_hex(pg_catalog.ascii(t.c)), 2, '0')
+                    else t.c end, '' order by t.n), '')
+      from pg_catalog.regexp_split_to_table(p_text, '') with ordinality as t(c, n)
+$$;
+comment on function audit.printable(text) is
+    'The text with every control character but tab written as \xHH: what may reach a log table.';
+
+create or replace function audit.printable_jsonb(p_value jsonb) returns jsonb
+language plpgsql immutable strict
+set search_path = ''
+as $$
+begin
+    return case pg_catalog.jsonb_typeof(p_value)
+        when 'string' then pg_catalog.to_jsonb(audit.printable(p_value #>> '{}'))
+        when 'object' then coalesce((select pg_catalog.jsonb_object_agg(audit.printable(e.key),
+                                                                        audit.printable_jsonb(e.value))
+                                       from pg_catalog.jsonb_each(p_value) as e), '{}'::jsonb)
+        when 'array' then coalesce((select pg_catalog.jsonb_agg(audit.printable_jsonb(a.value) order by a.n)
+                                      from pg_catalog.jsonb_array_elements(p_value) with ordinality as a(value, n)),
+                                   '[]'::jsonb)
+        else p_value
+    end;
+end
+$$;
+comment on function audit.printable_jsonb(jsonb) is 'audit.printable applied to every key and string inside a jsonb value.';
+
 create or replace function audit.tg_log__stamp()
 returns trigger
 language plpgsql
@@ -133,6 +169,12 @@ begin
     new.request_id := coalesce(new.request_id, v_context.request_id);
     new.client_request_id := coalesce(new.client_request_id, v_context.client_request_id);
     new.client_addr := coalesce(new.client_addr, v_context.client_addr, pg_catalog.inet_client_addr());
+    -- Log injection (audit.printable): the row as JSON shows a control character as an unescaped \n,
+    -- \r, \b, \f or \u00XX (tab is \t, allowed), or raw for DEL and C1; only then is the row rewritten.
+    if pg_catalog.to_jsonb(new)::text
+           ~* '(^|[^\\])(\\\\)*\\([nrbf]|u00(0[0-8]|0[b-f]|1[0-9a-f]))|[\x7f-\x9f]' then
+        new := pg_catalog.jsonb_populate_record(new, audit.printable_jsonb(pg_catalog.to_jsonb(new)));
+    end if;
     -- audit.row_hash(tg_argv[0], to_jsonb(new)), the same bytes: with row_hash null, jsonb_strip_nulls
     -- drops it, and a log table has no block_hash. TimeZone UTC (above) fixes how logged_at is spelled;
     -- bytea_output does not matter, row_hash being the log tables' only bytea column.

@@ -4,6 +4,7 @@
 insert into private.error_codes (sqlstate, name, http_status, description) values
     ('SRP90', 'client_event_invalid', 422, 'A client event''s level, component or message is missing or too long.'),
     ('SRL90', 'client_event_rate_limited', 429, 'Too many client events from this user in the last minute.'),
+    ('SRP92', 'control_characters', 422, 'A client event may not hold control characters other than tab.'),
     ('SRP91', 'api_call_batch_invalid', 422, 'A batch of API calls is not a JSON array of call objects, or is too large.')
 on conflict (sqlstate) do update
     set name = excluded.name, http_status = excluded.http_status, description = excluded.description;
@@ -39,6 +40,13 @@ begin
     end if;
     if coalesce(pg_catalog.length(p_message), 0) not between 1 and c_max_message then
         raise exception 'message must be 1 to % characters', c_max_message using errcode = 'SRP90';
+    end if;
+    -- A client's words are refused outright if they hold a control character but tab (log injection: a
+    -- newline forges a line, ESC sequences drive a DBA's terminal); the stamp trigger escapes any that
+    -- reach a log table some other way.
+    if p_component ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]' or p_message ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]' then
+        raise exception 'an event may not hold control characters (tab is allowed)' using errcode = 'SRP92',
+            hint = 'Send one line of text: no line breaks, no terminal escape codes.';
     end if;
     if pg_catalog.octet_length(p_details::text) > c_max_details then
         raise exception 'details must be at most % bytes of JSON', c_max_details using errcode = 'SRP90';
@@ -149,17 +157,17 @@ begin
     end if;
     -- The seed's "timestamp" keeps the request's time (UTC, as the API's sessions run); logged_at is the flush.
     insert into public.logs ("timestamp", level, component, action, message, details, actor_id, request_id,
-                             client_addr)
+                             client_request_id, client_addr)
     select coalesce(c.at, pg_catalog.now()) at time zone 'UTC',
            case when c.status >= 500 then 'ERROR' when c.status >= 400 then 'WARNING' else 'INFO' end,
            'api', 'api_call',
            pg_catalog.format('%s %s %s', c.method, c.route, c.status),
            pg_catalog.jsonb_build_object('method', c.method, 'route', c.route, 'status', c.status,
                                          'duration_ms', c.duration_ms, 'at', c.at),
-           c.user_id, c.request_id, c.client_addr
+           c.user_id, c.request_id, c.client_request_id, c.client_addr
     from pg_catalog.jsonb_to_recordset(p_calls)
          as c (method text, route text, status integer, duration_ms numeric, user_id integer,
-               request_id text, client_addr inet, at timestamptz);
+               request_id text, client_request_id text, client_addr inet, at timestamptz);
     get diagnostics v_count = row_count;
     return v_count;
 end
@@ -168,4 +176,5 @@ comment on function audit.record_api_calls(jsonb) is
     'Records a batch of API calls, one logs row each (action api_call; details method, route template, '
     'status, duration_ms, at). Called by the API process with what it buffered, off the requests'' path: '
     '[{"method":"POST","route":"/orders","status":201,"duration_ms":4.2,"user_id":7,'
-    '"request_id":"...","client_addr":"10.0.0.5","at":"2026-11-26T12:00:00Z"}, ...].';
+    '"request_id":"...","client_request_id":"(the client''s X-Request-Id, or null)","client_addr":"10.0.0.5",'
+    '"at":"2026-11-26T12:00:00Z"}, ...].';

@@ -36,7 +36,8 @@ def test_log_lines_are_json_with_the_request_id_and_no_secret(client: TestClient
 
     text = log_lines.getvalue()
     lines = [json.loads(line) for line in text.splitlines()]
-    assert any(line.get("request_id") == "logged-request-01" and line.get("path") == "/login" for line in lines)
+    assert any(line.get("client_request_id") == "logged-request-01" and line.get("path") == "/login"
+               and len(line.get("request_id", "")) == 32 for line in lines)
     forbidden = [PASSWORD, "a wrong password", tokens["access_token"], tokens["refresh_token"]]
     forbidden += [s.get_secret_value() for s in (api_settings.jwt_secret, api_settings.pepper,
                                                    api_settings.master_key) if s]

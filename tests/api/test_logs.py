@@ -99,7 +99,7 @@ def test_api_calls_reach_the_audit_log_with_their_request_id(make_client: Callab
     rows: list[tuple] = []
     for _ in range(100):  # the housekeeping task flushes every 0.2 s; wait for its first flush
         rows = db.execute("select details->>'route', details->>'status' from public.logs"
-                          " where action = 'api_call' and request_id = 'call-record-0001'").fetchall()
+                          " where action = 'api_call' and client_request_id = 'call-record-0001'").fetchall()
         if rows:
             break
         time.sleep(0.1)
@@ -123,7 +123,8 @@ def wait_for(db: psycopg.Connection, sql: str, params: list[object]) -> list[tup
     return rows
 
 
-CALL_ROWS = "select details->>'route' from public.logs where action = 'api_call' and request_id = %s"
+# Found by the X-Request-Id the test sent, which the rows keep as the client's (the request id is ours).
+CALL_ROWS = "select details->>'route' from public.logs where action = 'api_call' and client_request_id = %s"
 
 
 def test_the_housekeeping_task_seals_the_audit_log(make_client: Callable[..., TestClient],
@@ -133,7 +134,8 @@ def test_the_housekeeping_task_seals_the_audit_log(make_client: Callable[..., Te
 
     assert wait_for(db, CALL_ROWS, ["seal-me-0001"]) == [("/orders",)]
     sealed = wait_for(db, "select b.id from audit.seal_blocks b join public.logs l on l.txid >= b.xid_from"
-                      " and l.txid < b.xid_to and b.log_table = 'logs' where l.request_id = %s", ["seal-me-0001"])
+                      " and l.txid < b.xid_to and b.log_table = 'logs' where l.client_request_id = %s",
+                      ["seal-me-0001"])
     assert len(sealed) == 1
     assert db.execute("select ok from audit.verify()").fetchone() == (True,)
 
@@ -158,3 +160,15 @@ def test_a_batch_the_database_did_not_take_stays_buffered_and_is_recorded_later(
     db.execute("grant execute on function audit.record_api_calls(jsonb) to strongroom_authenticator")
 
     assert wait_for(db, CALL_ROWS, ["kept-0001"]) == [("/orders",)]
+
+
+@pytest.mark.parametrize("message", ["forged\nsecond line", "clear \x1b[2J screen", "c1 \x9b csi", "del \x7f"])
+def test_a_client_event_with_control_characters_is_refused_and_logs_nothing(client: TestClient, user: Callable,
+                                                                            db: psycopg.Connection,
+                                                                            message: str) -> None:
+    alice = user("alice")
+    refused = client.post("/logs", json={"component": "gui", "message": message}, headers=alice)
+    assert refused.status_code == 422 and refused.json()["code"] == "control_characters"
+    assert db.execute("select count(*) from public.logs where action = 'client_event'").fetchone() == (0,)
+    tab = client.post("/logs", json={"component": "gui", "message": "a\ttab is fine"}, headers=alice)
+    assert tab.status_code == 204
