@@ -174,14 +174,16 @@ def test_a_new_bytea_column_on_an_audited_table_is_redacted_once_tracking_is_rea
 
 
 def test_a_refused_access_leaves_a_row_that_commits_with_the_not_found_answer(db):
-    alice = make_user(db, "alice")
+    alice, bob = make_user(db, "alice"), make_user(db, "bob")
+    bobs = db.execute("insert into public.orders (user_id, description) values (%s, 'his') returning id",
+                      [bob]).fetchone()[0]
     with db.transaction():
         in_request(db, alice, "req-peek")
         # What a data function does for another user's object: record, then answer "not found" without raising.
-        db.execute("select private.log_access_refused('orders', 4242)")
+        db.execute("select private.log_access_refused('orders', %s)", [bobs])
 
     row = log_rows(db, "action = 'access_refused'")[0]
-    assert (row["level"], row["actor_id"], row["table_name"], row["row_id"]) == ("WARNING", alice, "orders", 4242)
+    assert (row["level"], row["actor_id"], row["table_name"], row["row_id"]) == ("WARNING", alice, "orders", bobs)
     assert row["request_id"] == "req-peek"
 
 
