@@ -38,7 +38,7 @@ import psycopg  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
 from api.http.calls import Db, RequestInfo, call_sql  # noqa: E402
-from api.http.security import Caller  # noqa: E402
+from api.http.security import Caller, Tokens  # noqa: E402
 from api.postgres.embedded import EmbeddedServer, default_bindir  # noqa: E402
 from api.postgres.migrate import migrate  # noqa: E402
 from api.settings import Settings  # noqa: E402
@@ -158,8 +158,10 @@ def crypt_seconds(dsn: str) -> tuple[int, float]:
         return cost, (time.perf_counter() - started) / n
 
 
-def wait_for(url: str) -> None:
+def wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
     for _ in range(600):
+        if process.poll() is not None:
+            raise RuntimeError(f"the server for {url} exited with {process.returncode}")
         try:
             httpx.get(url, timeout=1)
             return
@@ -194,16 +196,22 @@ def main() -> None:
             "STRONGROOM_API_DATABASE_URL": server.dsn("bench", user="strongroom_authenticator"),
             "STRONGROOM_HOME": str(home), "STRONGROOM_LOGIN_RATE_PER_MINUTE": "100000000"}
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(args.workers)],
-            cwd=ROOT, env=env, **quiet))  # type: ignore[call-overload]
+        api_log = home / "api.log"
+        with api_log.open("wb") as log:
+            processes.append(subprocess.Popen(
+                [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(args.workers)],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
         processes.append(subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "bench.api.bare:app", "--port", str(bare_port), "--workers",
              str(args.workers), "--no-access-log", "--log-level", "warning", "--no-server-header"],
             cwd=ROOT, env=env, **quiet))  # type: ignore[call-overload]
         base, bare = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
-        wait_for(f"{base}/health")
-        wait_for(f"{bare}/")
+        try:
+            wait_for(f"{base}/health", processes[0])
+        except RuntimeError:
+            print(api_log.read_text()[-2000:])
+            raise
+        wait_for(f"{bare}/", processes[1])
         login_connections = max(2, cores * 2)
         # One account per login connection: a login locks its user's row (exact failure counting).
         names = ["bench", *(f"loader{i}" for i in range(login_connections))]
@@ -213,11 +221,9 @@ def main() -> None:
         auth = {"Authorization": f"Bearer {token}"}
         for i in range(60):  # the page GET /orders reads: 60 orders, one in five sensitive
             httpx.post(f"{base}/orders", json={"description": f"order {i}", "sensitive": i % 5 == 0}, headers=auth)
-        with psycopg.connect(admin_dsn) as conn:
-            user_id, version = conn.execute(  # type: ignore[misc]
-                "select id, token_version from public.users where username = 'bench'").fetchone()
-        caller = Caller(user_id=user_id, role="user", token_version=version, jti="bench")
-        settings = Settings(_env_file=None, master_key=SecretStr(secrets["STRONGROOM_MASTER_KEY"]))  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, master_key=SecretStr(secrets["STRONGROOM_MASTER_KEY"]),  # type: ignore[call-arg]
+                            jwt_secret=SecretStr(secrets["STRONGROOM_JWT_SECRET"]))
+        caller = Tokens(settings).verify_access(token)  # the caller the API would set the context for
         work = home / "work"
         work.mkdir()
         work.chmod(0o755)
