@@ -518,6 +518,24 @@ $$;
 comment on function audit.partition_name(text, timestamptz) is
     'The name of a log table''s partition for the UTC month starting at p_month, e.g. logs_y2026m11.';
 
+-- The partitions live in schema log_partitions (migration 20261201_36), not public: a DBA's `\dt` then
+-- shows the seven tables of the specification and the few of ours, not one row per log month. Queries
+-- read the parents (public.logs, order_logs, key_logs) as before; partitions a DBA attaches elsewhere, or
+-- made before that migration, are found wherever they are.
+create or replace function audit.partition_of(p_name text) returns regclass
+language sql
+stable
+set search_path = ''
+as $$
+    select p.inhrelid::regclass
+    from pg_catalog.pg_inherits as p
+    join pg_catalog.pg_class as c on c.oid = p.inhrelid
+    where p.inhparent in ('public.logs'::regclass, 'public.order_logs'::regclass, 'public.key_logs'::regclass)
+      and c.relname = p_name
+$$;
+comment on function audit.partition_of(text) is
+    'The log partition named p_name (e.g. logs_y2026m11), in whichever schema it is; null if there is none.';
+
 create or replace function audit.ensure_partitions(p_months_ahead integer default 3)
 returns integer
 language plpgsql
@@ -539,9 +557,9 @@ begin
                        interval '1 month')
         loop
             v_name := audit.partition_name(v_table, v_month);
-            continue when pg_catalog.to_regclass('public.' || v_name) is not null;
+            continue when audit.partition_of(v_name) is not null;
             execute pg_catalog.format(
-                'create table public.%I partition of public.%I for values from (%L) to (%L)',
+                'create table log_partitions.%I partition of public.%I for values from (%L) to (%L)',
                 v_name, v_table, v_month, v_month + interval '1 month');
             v_made := v_made + 1;
         end loop;
@@ -622,17 +640,19 @@ declare
     v_row record;
     v_rows bigint;
     v_unsealed bigint;
+    v_part regclass;
 begin
     for v_row in select * from audit.retirable_partitions(p_keep_months) loop
-        execute pg_catalog.format('select count(*), count(*) filter (where $1 is null or txid >= $1) from public.%I',
-                                  v_row.partition_name)
+        execute pg_catalog.format('select count(*), count(*) filter (where $1 is null or txid >= $1) from %s',
+                                  audit.partition_of(v_row.partition_name))
             into v_rows, v_unsealed using v_horizon;
         if v_unsealed > 0 then
             raise exception 'partition % still has % unsealed rows', v_row.partition_name, v_unsealed
                 using errcode = 'SRC91', hint = 'Run audit.seal() first.';
         end if;
-        execute pg_catalog.format('alter table public.%I detach partition public.%I', v_row.log_table, v_row.partition_name);
-        execute pg_catalog.format('alter table public.%I set schema audit_archive', v_row.partition_name);
+        v_part := audit.partition_of(v_row.partition_name);
+        execute pg_catalog.format('alter table public.%I detach partition %s', v_row.log_table, v_part);
+        execute pg_catalog.format('alter table %s set schema audit_archive', v_part);
         -- Detaching drops the row triggers the partition had from its parent: the archived month stays
         -- append-only until it is dumped and dropped.
         execute pg_catalog.format('create trigger _010_archived_append_only before update or delete on '
@@ -809,7 +829,7 @@ begin
     -- One sealer at a time; readers (verify, the DBA's queries) are not blocked.
     lock table audit.seal_blocks in exclusive mode;
 
-    if pg_catalog.to_regclass('public.' || audit.partition_name(
+    if audit.partition_of(audit.partition_name(
            'logs', pg_catalog.date_trunc('month', pg_catalog.now(), 'UTC') + interval '1 month')) is null then
         perform audit.ensure_partitions();
     end if;

@@ -79,6 +79,7 @@ to strongroom_admin;
 revoke all on public.logs, public.order_logs, public.key_logs, audit.seal_blocks, audit.retired_partitions,
     audit.settings from strongroom_authenticator, strongroom_user, strongroom_admin, strongroom_auditor;
 revoke all on schema audit_archive from public;
+revoke all on schema log_partitions from public;  -- read the log partitions through their parents
 grant usage on schema audit to strongroom_auditor;
 grant select on public.logs, public.order_logs, public.key_logs, audit.audit_trail, audit.seal_blocks,
     audit.retired_partitions to strongroom_auditor;

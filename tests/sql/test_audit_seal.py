@@ -342,7 +342,7 @@ def test_monthly_partitions_exist_from_this_month_to_three_months_ahead(db):
         select t, m from unnest(array['logs', 'order_logs', 'key_logs']) t,
                generate_series(date_trunc('month', now(), 'UTC'), date_trunc('month', now(), 'UTC')
                                + interval '3 months', interval '1 month') m
-        where to_regclass('public.' || audit.partition_name(t, m)) is null
+        where to_regclass('log_partitions.' || audit.partition_name(t, m)) is null
         """
     ).fetchall()
     assert missing == []

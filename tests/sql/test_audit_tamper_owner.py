@@ -32,8 +32,9 @@ def reapply_code(dsn: str) -> None:
 
 
 def drop_month(owner: psycopg.Connection, table: str, part: str) -> None:
-    owner.execute(f"alter table public.{table} detach partition public.{part}")
-    owner.execute(f"drop table public.{part}")
+    where = owner.execute("select audit.partition_of(%s)::text", [part]).fetchone()[0]  # log_partitions, or public
+    owner.execute(f"alter table public.{table} detach partition {where}")
+    owner.execute(f"drop table {where}")
 
 
 def record_retirement(owner: psycopg.Connection, table: str, month: str, rows: int, archived_as: str) -> None:
@@ -112,7 +113,7 @@ def test_a_dropped_current_month_recorded_as_retired_is_still_missing(db, connec
     owner = as_owner(connect)
     part = current_partition(db, "order_logs")
     month = db.execute("select date_trunc('month', now(), 'UTC')").fetchone()[0]
-    rows = db.execute(f"select count(*) from public.{part}").fetchone()[0]
+    rows = db.execute(f"select count(*) from log_partitions.{part}").fetchone()[0]
     drop_month(owner, "order_logs", part)
     assert verify(db)["problem"] == "every row of the block is missing"
 
@@ -128,7 +129,7 @@ def test_a_dropped_current_month_is_caught_even_with_a_sealed_retirement_event(d
     owner = as_owner(connect)
     part = current_partition(db, "order_logs")
     month = db.execute("select date_trunc('month', now(), 'UTC')").fetchone()[0]
-    rows = db.execute(f"select count(*) from public.{part}").fetchone()[0]
+    rows = db.execute(f"select count(*) from log_partitions.{part}").fetchone()[0]
     log_retirement(owner, "order_logs", month, rows, f"audit_archive.{part}")
     seal(db)
     drop_month(owner, "order_logs", part)
@@ -274,13 +275,13 @@ def test_no_role_can_truncate_a_log_partition(db, connect, role, table, which):
     conn.execute(f"set role {role}")
 
     with pytest.raises(psycopg.Error) as refused:
-        conn.execute(f"truncate public.{part}")
+        conn.execute(f"truncate log_partitions.{part}")
     # the owner meets the trigger; a runtime role has no privilege on a partition at all
     assert refused.value.sqlstate == ("SRF90" if role == "strongroom_owner" else "42501")
 
 
 @pytest.mark.parametrize("table", LOG_TABLES)
-@pytest.mark.parametrize("change", ["update public.{p} set action = 'x'", "delete from public.{p}"])
+@pytest.mark.parametrize("change", ["update log_partitions.{p} set action = 'x'", "delete from log_partitions.{p}"])
 def test_even_the_owner_cannot_update_or_delete_through_a_partition(db, connect, table, change):
     history(db, orders=1)
     owner = as_owner(connect)
@@ -296,18 +297,18 @@ def test_a_partition_created_later_refuses_truncate_even_for_a_superuser(db):
                       ).fetchone()[0]
 
     with pytest.raises(psycopg.Error) as refused:
-        db.execute(f"truncate public.{part}")
+        db.execute(f"truncate log_partitions.{part}")
     assert refused.value.sqlstate == "SRF90"
 
 
 def test_applying_the_code_turns_a_disabled_partition_guard_back_on(db, db_dsn, connect):
     part = current_partition(db, "logs")
-    db.execute(f"alter table public.{part} disable trigger _010_append_only_truncate")
+    db.execute(f"alter table log_partitions.{part} disable trigger _010_append_only_truncate")
 
     reapply_code(db_dsn)
 
     with pytest.raises(psycopg.Error) as refused:
-        as_owner(connect).execute(f"truncate public.{part}")
+        as_owner(connect).execute(f"truncate log_partitions.{part}")
     assert refused.value.sqlstate == "SRF90"
 
 
