@@ -350,3 +350,22 @@ def test_root_removes_the_clusters_of_temporary_homes_that_are_gone(home):
         nxt = home.parent.with_name(home.parent.name + "-next") / ".strongroom"
         server_for(nxt).remove()
         shutil.rmtree(nxt.parent, ignore_errors=True)
+
+
+def test_a_socket_path_too_long_names_the_setting_to_shorten(home):
+    deep = home.parent / ("d" * 60) / ("e" * 60) / ".strongroom"
+
+    result = strongroom(deep, free_port(), "db", "start", env={"STRONGROOM_PG_ROOT": str(home.parent / ("r" * 110))})
+
+    assert result.returncode == 1
+    assert "longer than the 107 bytes" in result.stderr and "STRONGROOM_HOME" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root keeps clusters outside the home")
+def test_a_cluster_folder_root_cannot_create_names_the_folder_user_and_setting(home):
+    result = strongroom(home, free_port(), "db", "start", env={"STRONGROOM_PG_ROOT": "/proc/strongroom"})
+
+    assert result.returncode == 1
+    assert "/proc/strongroom" in result.stderr and "'strongroom'" in result.stderr
+    assert "STRONGROOM_PG_ROOT" in result.stderr and "Traceback" not in result.stderr
