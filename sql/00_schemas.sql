@@ -1,5 +1,5 @@
 -- Schemas, their documentation, default privileges, the generic error codes, and what the api functions
--- share: the input check and the deletion of a caller's own row.
+-- share: the input checks and the deletion of a caller's own row.
 -- The schemas themselves are created by the first migration; this file says what they are for.
 
 comment on schema api is 'The functions clients (the API, through a caller role) may call, and nothing else.';
@@ -37,6 +37,19 @@ end
 $$;
 comment on function private.check_field_text(text, text, integer, boolean) is
     'Input policy for text arguments: required and length, with a message naming the field (SRP50).';
+
+-- The page size of the api functions that list (orders, entries).
+create or replace function private.check_page_limit(p_limit integer) returns void
+language plpgsql immutable
+set search_path = ''
+as $$
+begin
+    if p_limit is null or p_limit < 1 or p_limit > 500 then
+        raise exception 'limit must be between 1 and 500' using errcode = 'SRP50';
+    end if;
+end
+$$;
+comment on function private.check_page_limit(integer) is 'A page holds 1 to 500 rows (SRP50 otherwise).';
 
 -- Deleting one of the caller's own rows (entries, vault): an id that is not theirs, or no such id, deletes
 -- nothing and logs the refusal (private.log_access_refused), which then commits with the request.

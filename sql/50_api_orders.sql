@@ -215,9 +215,7 @@ declare
     v_before integer := coalesce(p_before_id, 2147483647);
     v_ids integer[];
 begin
-    if p_limit is null or p_limit < 1 or p_limit > 500 then
-        raise exception 'limit must be between 1 and 500' using errcode = 'SRP50';
-    end if;
+    perform private.check_page_limit(p_limit);
     if p_status is not null and p_status <> all (private.order_statuses()) then
         raise exception '% is not an order status (%)', p_status,
             pg_catalog.array_to_string(private.order_statuses(), ', ') using errcode = 'SRP50';

@@ -47,9 +47,7 @@ declare
     -- the index scan ahead of its policy, and coalesce() does not count as one.
     v_before integer := coalesce(p_before_id, 2147483647);
 begin
-    if p_limit is null or p_limit < 1 or p_limit > 500 then
-        raise exception 'limit must be between 1 and 500' using errcode = 'SRP50';
-    end if;
+    perform private.check_page_limit(p_limit);
     -- Keyset pagination: newest first (ids grow with creation); pass the last id seen as p_before_id.
     -- The page's ids first, from the (user_id, id) index alone: a flat cost per page under any plan (a
     -- generic plan otherwise walks the primary key through other owners' rows), then those rows.
