@@ -14,7 +14,8 @@ Load it in your own suite with `pytest -p api.testing.plugin` (the project's own
 - `user`, `other_user`, `admin`, `auditor` (function): accounts made by `make_account`.
 - `act_as` (function): `act_as(account)` is a new connection as the API's login
   (`strongroom_authenticator`) whose open transaction began with `api.begin_request` for that account,
-  exactly as the API does; after a commit or rollback, `begin_request(conn, account)` starts the next.
+  exactly as the API does, with the master key (`TEST_MASTER_KEY`) passed as the API passes it; after a
+  commit or rollback, `begin_request(conn, account)` starts the next.
 - `as_user`, `as_other_user`, `as_admin`, `as_auditor` (function): `act_as` of the accounts above.
 """
 
@@ -45,6 +46,10 @@ TEST_DBNAME = "strongroom_test"
 # repository holds no pepper; a test that logs in through SQL passes TEST_PEPPER).
 TEST_PASSWORD = "correct horse battery staple"  # noqa: S105 - the test accounts' password, not a secret
 TEST_PEPPER = base64.b64encode(os.urandom(32)).decode()
+# The master key `act_as` passes in every transaction, as the API does, and under which it makes the first
+# data key when the database has none: STRONGROOM_TEST_MASTER_KEY (the template's, when it is set), or one
+# for this session only.
+TEST_MASTER_KEY = os.environ.get("STRONGROOM_TEST_MASTER_KEY") or base64.b64encode(os.urandom(32)).decode()
 AUTHENTICATOR = "strongroom_authenticator"
 # Tests hash passwords at the lowest cost the project's setting allows, through that setting.
 TEST_BCRYPT_COST = 10
@@ -266,13 +271,24 @@ def auditor(make_account: Callable[..., Account]) -> Account:
     return make_account("test-auditor", "auditor")
 
 
+def ensure_data_key(db: psycopg.Connection, master_key: str = TEST_MASTER_KEY) -> int:
+    """The active data key, made under master_key if the database has none (what migrate does)."""
+    with db.transaction():
+        db.execute("select pg_catalog.set_config('strongroom.master_key', %s, true)", [master_key])
+        row = db.execute("select private.ensure_active_key()").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 @pytest.fixture
-def act_as(connect: Callable[..., psycopg.Connection]) -> Callable[..., psycopg.Connection]:
+def act_as(db: psycopg.Connection, connect: Callable[..., psycopg.Connection]) -> Callable[..., psycopg.Connection]:
     """`act_as(account, **begin_request_options)`: a connection as the API's login, in a begun request."""
+    ensure_data_key(db)
 
     def _act(account: Account, **options: Any) -> psycopg.Connection:
         conn = connect(AUTHENTICATOR)
         begin_request(conn, account, **options)
+        conn.execute("select pg_catalog.set_config('strongroom.master_key', %s, true)", [TEST_MASTER_KEY])
         return conn
 
     return _act

@@ -22,7 +22,7 @@ from pydantic import SecretStr
 
 from api.http.app import create_app
 from api.settings import Settings
-from api.testing.plugin import PgInfo, free_port, stop_process
+from api.testing.plugin import TEST_MASTER_KEY, PgInfo, free_port, stop_process
 
 PASSWORD = "correct horse battery staple"
 
@@ -35,7 +35,7 @@ def _secret() -> str:
 def api_secrets() -> dict[str, str]:
     """The three server secrets for this session; the master key is the one the template was migrated with."""
     return {
-        "STRONGROOM_MASTER_KEY": os.environ.get("STRONGROOM_TEST_MASTER_KEY") or _secret(),
+        "STRONGROOM_MASTER_KEY": TEST_MASTER_KEY,  # the template's, when STRONGROOM_TEST_MASTER_KEY is set
         "STRONGROOM_JWT_SECRET": _secret(),
         "STRONGROOM_PEPPER": _secret(),
     }

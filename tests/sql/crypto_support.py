@@ -8,7 +8,6 @@ bound parameter into the transaction-local setting `strongroom.master_key`, as t
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,12 +17,12 @@ import pytest
 from psycopg.rows import dict_row
 
 from api import reencryption
-from api.testing.plugin import begin_request
+from api.testing.plugin import TEST_MASTER_KEY, begin_request, ensure_data_key
 
 # The master key the template was migrated with (api/testing/plugin.py), or else one for this session only:
 # random, never written anywhere. ensure_key() creates the first data key under it.
 # Shaped like the real ones: base64 of 32 random bytes.
-MASTER_KEY = os.environ.get("STRONGROOM_TEST_MASTER_KEY") or base64.b64encode(secrets.token_bytes(32)).decode()
+MASTER_KEY = TEST_MASTER_KEY
 OTHER_MASTER_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 KEY_ADMIN = "key-admin"
 
@@ -81,11 +80,7 @@ def make_user(db: psycopg.Connection, name: str, role: str = "user") -> int:
 
 def ensure_key(db: psycopg.Connection, master_key: str = MASTER_KEY) -> int:
     """The active data key, created under master_key if the database has none."""
-    with db.transaction():
-        db.execute("select set_config('strongroom.master_key', %s, true)", [master_key])
-        row = db.execute("select private.ensure_active_key()").fetchone()
-    assert row is not None
-    return int(row[0])
+    return ensure_data_key(db, master_key)
 
 
 def one(conn: psycopg.Connection, sql: str, params: list[object] | None = None) -> tuple:
