@@ -85,9 +85,10 @@ def base_python() -> str:
     return getattr(sys, "_base_executable", sys.executable)
 
 
-def make_venv(folder: Path, wheel: Path, env: dict[str, str], user: str | None = None) -> Path:
+def make_venv(folder: Path, wheel: Path, env: dict[str, str], user: str | None = None,
+              python: str | None = None) -> Path:
     venv = folder / "venv"
-    run([base_python(), "-m", "venv", str(venv)], folder, env, user=user)
+    run([python or base_python(), "-m", "venv", str(venv)], folder, env, user=user)
     run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", f"{wheel}[testing]"], folder, env,
         user=user)
     return venv
@@ -229,6 +230,28 @@ def test_a_testers_suite_with_its_own_tests_package_passes_with_the_plugin_from_
     assert " passed" in result.stdout and "failed" not in result.stdout
 
 
+def users_python(home: Path, user: pwd.struct_passwd) -> tuple[str, dict[str, str]]:
+    """A Python 3.12+ the ordinary user may run: ours, or, when it lives where that user cannot go (a pyenv
+    under /root), a copy of it in the user's own folder (its standard library, not its site-packages), as
+    that user would have installed their own. Returns the interpreter and the environment it needs."""
+    try:
+        if subprocess.run([base_python(), "-c", "import venv, ensurepip"], capture_output=True,
+                          **as_user(ORDINARY_USER)).returncode == 0:
+            return base_python(), {}
+    except PermissionError:
+        pass
+    prefix = Path(sys.base_prefix)
+    copy = home / "python"
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    shutil.copytree(prefix, copy, symlinks=True,
+                    ignore=lambda folder, names: [n for n in names if Path(folder).name == version
+                                                  and n in ("test", "site-packages", "idlelib")])
+    (copy / "lib" / version / "site-packages").mkdir(exist_ok=True)
+    for path in [copy, *copy.rglob("*")]:
+        os.lchown(path, user.pw_uid, user.pw_gid)
+    return str(copy / "bin" / version), {"LD_LIBRARY_PATH": str(copy / "lib")}
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="making an ordinary user needs root; run as an ordinary user, "
                     "test_the_installed_wheel_runs_from_a_0700_folder already is that user's path")
 def test_an_ordinary_user_installs_and_runs_the_wheel_in_their_own_0700_folder(installed):
@@ -237,25 +260,18 @@ def test_an_ordinary_user_installs_and_runs_the_wheel_in_their_own_0700_folder(i
     except KeyError:
         subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", ORDINARY_USER], check=True)
         user = pwd.getpwnam(ORDINARY_USER)
-    try:
-        usable = subprocess.run([base_python(), "-c", "import venv, ensurepip, tkinter"], capture_output=True,
-                                **as_user(ORDINARY_USER)).returncode == 0
-    except PermissionError:
-        usable = False
-    if not usable:
-        pytest.skip(f"no Python 3.12+ here that an ordinary user may run ({base_python()} is closed to "
-                    f"{ORDINARY_USER}); test_embedded's non-root test still runs the launcher as one")
     home = Path(tempfile.mkdtemp(prefix="strongroom-user-"))
     os.chown(home, user.pw_uid, user.pw_gid)
     assert home.stat().st_mode & 0o777 == 0o700
+    python, extra = users_python(home, user)
     wheel = home / installed.wheel.name
     shutil.copy2(installed.wheel, wheel)
     os.chown(wheel, user.pw_uid, user.pw_gid)
-    env = clean_env(HOME=user.pw_dir, USER=ORDINARY_USER, STRONGROOM_PG_PORT=str(free_port()))
+    env = clean_env(HOME=user.pw_dir, USER=ORDINARY_USER, STRONGROOM_PG_PORT=str(free_port()), **extra)
     serving = None
     strongroom = str(home / "venv" / "bin" / "strongroom")
     try:
-        make_venv(home, wheel, env, user=ORDINARY_USER)
+        make_venv(home, wheel, env, user=ORDINARY_USER, python=python)
         serving = bring_up(strongroom, home, env, user=ORDINARY_USER)
 
         ready = serving.ready()
