@@ -610,7 +610,9 @@ class Application(tk.Tk):
     def load_logs(self) -> None:
         if self.client.session is None:
             return
-        self.run("list logs", self.client.list_logs, self.logs.level_filter(),
+        chosen = self.logs.filters()
+        self.run("list logs", self.client.list_logs, chosen["level"], component=chosen["component"],
+                 user=chosen["user"], api_calls=chosen["api_calls"],
                  done=lambda answer: self.logs.show_logs(answer[0]), message=self.logs.message,
                  retry=self.load_logs)
 
