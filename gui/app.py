@@ -294,6 +294,8 @@ class Application(tk.Tk):
 
     def logged_in(self, me: dict[str, Any]) -> None:
         previous = self.me.get("username")
+        if previous and previous != me.get("username"):  # someone else took over after an expiry
+            self.forget_session()
         self.me = me
         self.login_dialog.hide()
         self.status.show_user(str(me.get("username", "")), str(me.get("role", "")))
@@ -329,14 +331,25 @@ class Application(tk.Tk):
 
         self.worker.submit("log", self.client.post_log, "INFO", "logout", on_done=end, on_error=end)
 
+    def forget_session(self) -> None:
+        """Everything one user's session put on screen or typed goes: a shared workstation shows the next
+        user nothing of the previous one. (After an expiry the same user logging in again keeps it all.)"""
+        for view in (self.orders, self.notes, self.passwords, self.logs):
+            view.forget()
+        self._saved_passwords.clear()
+        self._order_draft, self._note_draft, self._password_draft = Draft(), Draft(), Draft()
+        self._order_cursors, self._orders_page = [None], 0
+        self._retry = None
+        self._focus_before = None
+        if self.order_dialog is not None and self.order_dialog.winfo_exists():
+            self.order_dialog.destroy()
+        self.login_dialog.password.set_value("")
+
     def _logged_out(self) -> None:
         self.me = {}
         self.status.show_user("", "")
         self._show_admin(False)
-        for table in (self.orders.table, self.logs.table, self.passwords.table, self.notes.table):
-            table.fill([])
-        self.notes.show_note(None)
-        self._saved_passwords.clear()
+        self.forget_session()
         self.login_dialog.heading.configure(text="Log in to Strongroom")
         self.login_dialog.message.say("")
         self.login_dialog.show()

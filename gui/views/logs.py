@@ -71,6 +71,17 @@ class LogsView(ttk.Frame):
             self.event_generate("<<RefreshLogs>>")
             self._timer = self.after(AUTO_REFRESH_MS, self._tick)
 
+    def forget(self) -> None:
+        """A session ended: its events, filters and message go."""
+        self.level.set(ALL)
+        self.component.set(ALL)
+        self.user.set_value("")
+        self.api_calls.set(False)
+        self.auto.set(False)
+        self._auto_changed()
+        self.table.fill([])
+        self.message.say("")
+
     def level_filter(self) -> str | None:
         chosen = self.level.get()
         return None if chosen == ALL else chosen

@@ -77,5 +77,11 @@ class NotesView(ttk.Frame):
         self.content.edit_reset()
         self.delete.state(["!disabled"] if note else ["disabled"])
 
+    def forget(self) -> None:
+        """A session ended: the open note, the list and the message go."""
+        self.show_note(None)
+        self.table.fill([])
+        self.message.say("")
+
     def values(self) -> tuple[str, str]:
         return self.title.get_value(), self.content.get("1.0", "end-1c")

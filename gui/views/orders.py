@@ -90,6 +90,14 @@ class OrdersView(ttk.Frame):
         if self.status.get() not in offered:
             self.status.set(offered[0])
 
+    def forget(self) -> None:
+        """A session ended: nothing of it stays on screen (form, message, table)."""
+        self.clear_form()
+        self.filter.set(ALL)
+        self.message.say("")
+        self.table.fill([])
+        self.page_label.configure(text="")
+
     def clear_form(self) -> None:
         self.description.set_value("")
         self.status.set(self.status.cget("values")[0])

@@ -95,6 +95,14 @@ class PasswordsView(ttk.Frame):
             length = 20
         return length, [n for n, v in self.classes.items() if v.get()], bool(self.exclude_lookalikes.get())
 
+    def forget(self) -> None:
+        """A session ended: the site, login, password, look-up, result and message all go."""
+        for field in (self.site, self.login, self.lookup_site):
+            field.set_value("")
+        self.password.set_value("")
+        self.table.fill([])
+        self.message.say("")
+
     def saved_login(self) -> dict[str, str]:
         return {"website": self.site.get_value(), "login": self.login.get_value(),
                 "password": self.password.get_value()}

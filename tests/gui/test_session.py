@@ -118,3 +118,35 @@ def test_only_an_admin_sees_the_admin_tab(real_api: RealApi, open_app: Any, make
 
     assert as_user == ["Orders", "Notes", "Passwords", "Logs"]
     assert as_admin == ["Orders", "Notes", "Passwords", "Logs", "Admin"]
+
+
+def test_after_logout_the_next_user_sees_nothing_of_the_previous_one(real_api: RealApi, open_app: Any) -> None:
+    real_api.register("ana")
+    real_api.register("ben")
+    app, robot = open_app(real_api.url)
+    log_in(app, robot, "ana", PASSWORD)
+    robot.key("ctrl+3")
+    p = app.passwords
+    robot.type(p.site, "ana.example")
+    robot.type(p.login, "ana@ana.example")
+    robot.type(p.lookup_site, "nothing.example")
+    robot.key("Return")
+    robot.wait(lambda: p.message.text, "the miss")
+    robot.key("ctrl+2")
+    robot.type(app.notes.title, "ana's plans")
+    robot.click(app.notes.save)
+    robot.wait(lambda: app.notes.message.text and app.notes.table.rows(), "the saved note")
+    robot.key("ctrl+1")
+    robot.type(app.orders.description, "ana's half-typed order")
+    before = (p.site.get_value(), app.notes.message.text, app.orders.description.get_value())
+
+    robot.key("ctrl+l")
+    robot.wait(lambda: app.login_dialog.winfo_viewable(), "the login dialog")
+    log_in(app, robot, "ben", PASSWORD)
+    robot.wait(lambda: app.worker.busy == 0, "ben's lists")
+
+    assert all(before)
+    assert (p.site.get_value(), p.login.get_value(), p.lookup_site.get_value(), p.message.text) == ("", "", "", "")
+    assert p.table.rows() == [] and app.notes.table.rows() == []
+    assert (app.notes.title.get_value(), app.notes.message.text) == ("", "")
+    assert (app.orders.description.get_value(), app.orders.message.text) == ("", "")
