@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from tkinter import ttk
 from typing import Any
 
-from api.rules import ORDER_STATUSES
+from api.rules import DESCRIPTION_MAX, ORDER_STATUSES
 from gui.widgets import BoundedEntry, BusyButton, Message, Table, center_over, lock_icon
 
 ALL = "all"
@@ -24,7 +24,7 @@ class OrdersView(ttk.Frame):
         form = ttk.LabelFrame(self, text="New order", padding=10)
         form.pack(fill="x")
         ttk.Label(form, text="Description").grid(row=0, column=0, sticky="w", padx=(0, 8))
-        self.description = BoundedEntry(form, max_length=2000, width=60)
+        self.description = BoundedEntry(form, max_length=DESCRIPTION_MAX, width=60)
         self.description.grid(row=0, column=1, columnspan=3, sticky="ew", pady=2)
         ttk.Label(form, text="Status").grid(row=1, column=0, sticky="w", padx=(0, 8))
         # Only the statuses the logged-in role may create an order in (the database says which: offer_statuses).
