@@ -13,9 +13,12 @@ the instance also stops when the interpreter exits (a kernel shut down or restar
 function the `strongroom` command runs (`api/cli/commands/`), and the API is `strongroom serve` in a child
 process, so an instance behaves exactly as one started from a terminal.
 
-The folder holds what `STRONGROOM_HOME` holds (the cluster, `secrets.env`) plus `api.log`, the API's output.
-The embedded server's port and the API's port are free ones unless given. A server left running by a kernel
-that was killed (no exit handler runs then) is found and reused by the next `start()` on the same folder.
+The folder holds what `STRONGROOM_HOME` holds (`secrets.env`; the cluster too, unless run as root: then it
+lives under `/var/lib/strongroom`, as the start-up message says), `api.log` (the API's output) and, with
+`tls=True`, `tls/` (a self-signed pair whose fingerprint the instance's clients pin). The embedded server's
+port and the API's port are free ones unless given. A guard process stops PostgreSQL when the process that
+started it is gone, even killed with its process group (no exit handler runs then); a server still found
+running on the folder's cluster is reused by the next `start()`.
 """
 
 from __future__ import annotations
@@ -36,16 +39,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-import httpx
 import psycopg
 from dotenv import dotenv_values
 from psycopg.rows import dict_row
 from pydantic import SecretStr
 
+from api import tls
 from api.cli.commands.admin import create_administrator
 from api.cli.commands.db import migrate_database, start_database
 from api.cli.commands.secrets import write_secrets
-from api.client import ApiClient, Rows
+from api.client import ApiClient, ApiError, Rows, Unreachable
 from api.postgres.embedded import embedded_server
 from api.postgres.target import Target, resolve
 from api.settings import SECRET_NAMES, Settings
@@ -77,12 +80,14 @@ class Instance:
     """The database and the API of one Strongroom, living in `folder`.
 
     `admin_password` defaults to a random one, kept in this object only (never written anywhere); give your
-    own to log in later from another program. `settings` are extra `Settings` fields for this instance
+    own to log in later from another program. `tls=True` serves HTTPS with a self-signed pair made in the
+    folder's `tls/` (the one `strongroom tls self-signed` makes), which `client()` pins by its fingerprint.
+    `settings` are extra `Settings` fields for this instance
     (e.g. `{"login_rate_per_minute": 100}`), passed to the API's process as its environment.
     """
 
     def __init__(self, folder: str | os.PathLike[str], *, pg_port: int | None = None, api_port: int | None = None,
-                 admin_username: str = "admin", admin_password: str | None = None,
+                 admin_username: str = "admin", admin_password: str | None = None, tls: bool = False,
                  settings: Mapping[str, Any] | None = None, say: Any = print) -> None:
         self.folder = Path(folder).expanduser().absolute()
         self.admin_username = admin_username
@@ -91,6 +96,10 @@ class Instance:
         self._pg_port = pg_port
         self._api_port = api_port
         self._extra = dict(settings or {})
+        self.tls = tls
+        self.fingerprint: str | None = None
+        """With `tls=True`: the SHA-256 fingerprint of the instance's self-signed certificate, which its
+        clients pin."""
         self._api: subprocess.Popen[bytes] | None = None
         self._guard: subprocess.Popen[bytes] | None = None
         self._settings: Settings | None = None
@@ -114,6 +123,8 @@ class Instance:
                                 f"{settings.secrets_file} is gone: restore that file, or remove "
                                 f"{server.datadir.parent} to start afresh")
         self.say(write_secrets(settings, environ={}))
+        if self.tls:
+            self._certificate()
         settings = self._settings = self._make_settings(load_secrets=True)
         atexit.register(self.stop)
         try:
@@ -172,7 +183,7 @@ class Instance:
 
     @property
     def url(self) -> str:
-        return f"http://{self.settings.api_host}:{self.settings.api_port}"
+        return self.settings.client_api_url
 
     @property
     def target(self) -> Target:
@@ -181,7 +192,7 @@ class Instance:
 
     def client(self, **options: Any) -> ApiClient:
         """A new ApiClient for this instance's API, not logged in."""
-        return ApiClient(self.url, user_agent="strongroom-python", **options)
+        return ApiClient(self.url, user_agent="strongroom-python", fingerprint=self.fingerprint, **options)
 
     def admin_client(self, **options: Any) -> ApiClient:
         """A new ApiClient logged in as the first administrator."""
@@ -210,6 +221,8 @@ class Instance:
         values: dict[str, Any] = dict(self._extra)
         values.update(home=self.folder, database_url=None, api_database_url=None, api_host="127.0.0.1")
         values["api_port"] = self._api_port = self._api_port or free_port()
+        if self.tls:
+            values.update(tls_cert_file=self.folder / "tls" / "cert.pem", tls_key_file=self.folder / "tls" / "key.pem")
         if load_secrets:  # from this instance's file only, never from the caller's environment
             stored = dotenv_values(self.folder / "secrets.env")
             for name in SECRET_NAMES:
@@ -232,6 +245,15 @@ class Instance:
             return int(lines[3])
         except (OSError, ValueError, IndexError):
             return None
+
+    def _certificate(self) -> None:
+        """The folder's self-signed pair, made the first time (api/tls.py, as `strongroom tls self-signed`)."""
+        cert = self.folder / "tls" / "cert.pem"
+        if cert.exists():
+            self.fingerprint = tls.fingerprint(cert.read_text())
+            return
+        _cert, _key, self.fingerprint = tls.write_pair(cert.parent, ["localhost"])
+        self.say(f"made a self-signed certificate in {cert.parent}; SHA-256 fingerprint {self.fingerprint}")
 
     def _first_admin(self, settings: Settings) -> None:
         with psycopg.connect(resolve(settings).admin_dsn) as conn:
@@ -276,9 +298,10 @@ class Instance:
                 tail = (self.folder / "api.log").read_text(errors="replace").strip().splitlines()[-3:]
                 raise InstanceError(f"the API stopped at start-up: {' / '.join(tail)}")
             try:
-                if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
+                with self.client(timeout=2, retries=0) as probe:
+                    probe.ready()
+                return
+            except (Unreachable, ApiError):
                 pass
             if time.monotonic() > deadline:
                 raise InstanceError(f"the API did not become ready in {STARTUP_SECONDS:.0f} s; see "

@@ -16,7 +16,8 @@ import time
 import httpx
 import pytest
 
-from api.client import ApiError
+from api import tls
+from api.client import ApiClient, ApiError, ClientError
 from api.instance import Instance
 from api.postgres.embedded import embedded_server
 from api.settings import Settings
@@ -85,3 +86,13 @@ def test_a_wrong_admin_password_for_an_existing_folder_is_refused_by_the_api(tmp
         with pytest.raises(ApiError) as raised:
             strongroom.admin_client()
         assert raised.value.status == 401
+
+
+@pytest.mark.slow
+def test_an_instance_with_tls_serves_https_that_only_its_pinning_client_trusts(tmp_path):
+    with Instance(tmp_path / "s", admin_password=PASSWORD, tls=True, say=lambda _line: None) as strongroom:
+        assert strongroom.url.startswith("https://")
+        assert strongroom.fingerprint == tls.fingerprint((tmp_path / "s" / "tls" / "cert.pem").read_text())
+        assert strongroom.admin_client().me()["username"] == "admin"
+        with ApiClient(strongroom.url, retries=0) as stranger, pytest.raises(ClientError):  # the system store
+            stranger.health()
