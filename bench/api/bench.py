@@ -280,7 +280,7 @@ def main() -> None:
             process.terminate()
         for process in processes:
             try:
-                process.wait(20)
+                process.wait(45)  # serve lets requests finish for up to 30 s; a killed master orphans its workers
             except subprocess.TimeoutExpired:
                 process.kill()
         server.stop()
