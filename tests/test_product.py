@@ -281,3 +281,16 @@ def test_an_ordinary_user_installs_and_runs_the_wheel_in_their_own_0700_folder(i
     finally:
         tear_down(strongroom, home, env, serving, user=ORDINARY_USER)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_the_dockerfile_installs_the_wheel_without_tests_or_gui():
+    """No docker engine runs here, so the file is read: what it copies and what it installs."""
+    lines = [line.strip() for line in (CHECKOUT / "Dockerfile").read_text().splitlines()]
+    copied = [line.split()[1] for line in lines if line.startswith("COPY ") and "--from" not in line]
+
+    assert "tests" not in copied and not any(c.startswith("tests") for c in copied)
+    assert any("pip wheel" in line for line in lines)
+    assert any("pip install" in line and ".whl" in line for line in lines)
+    assert not any("pip install" in line and " -e " in line for line in lines)
+    assert any("shutil.rmtree" in line and "gui" in line for line in lines)  # the desktop client is dropped
+    assert "tests" in (CHECKOUT / ".dockerignore").read_text().split()
