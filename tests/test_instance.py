@@ -7,11 +7,13 @@ the first administrator through the real registration function.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,9 +22,25 @@ from api import tls
 from api.client import ApiClient, ApiError, ClientError
 from api.instance import Instance
 from api.postgres.embedded import embedded_server
+from api.postgres.target import cluster_root
 from api.settings import Settings
 
 PASSWORD = "a long and private passphrase"
+
+
+@pytest.fixture(autouse=True)
+def _no_cluster_left_behind(tmp_path):
+    """Run as root, an instance's cluster lives outside its folder (under /var/lib/strongroom): remove the
+    ones these tests made, once they are stopped."""
+    yield
+    remove_clusters_of(tmp_path)
+
+
+def remove_clusters_of(folder: Path) -> None:
+    for home in [folder, *folder.rglob("*")]:
+        root = cluster_root(home)
+        if home.is_dir() and not root.is_relative_to(folder) and (root / "pgdata").is_dir():
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def _refused(url: str) -> bool:

@@ -15,7 +15,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from api.postgres.target import cluster_root
 from tests.gui.harness import virtual_display
+from tests.test_instance import remove_clusters_of
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "docs" / "notebooks").glob("*.ipynb"))
 CELL_TIMEOUT = 600  # a guard against a hung cell, never a measure of speed
@@ -56,4 +58,6 @@ def test_the_notebook_runs_without_an_error_cell(path, tmp_path):
     errors = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
               if output.output_type == "error"]
     assert errors == []
-    assert not any((tmp_path / name / "pgdata" / "postmaster.pid").exists() for name in os.listdir(tmp_path))
+    homes = [tmp_path / name for name in os.listdir(tmp_path) if (tmp_path / name).is_dir()]
+    assert not any((cluster_root(home) / "pgdata" / "postmaster.pid").exists() for home in homes)
+    remove_clusters_of(tmp_path)
