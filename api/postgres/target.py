@@ -37,7 +37,7 @@ def cluster_root(home: Path, pg_root: Path = DEFAULT_PG_ROOT) -> Path:
     release made is already in the home."""
     if os.geteuid() != 0 or (home / "pgdata" / "PG_VERSION").exists():
         return home
-    return pg_root / instance_key(home)
+    return pg_root / instance_key(home.absolute())
 
 
 def socket_dir(home: Path, pg_root: Path = DEFAULT_PG_ROOT) -> Path:
