@@ -21,7 +21,7 @@ def test_register_creates_a_user_account(client: TestClient) -> None:
 def test_registering_a_taken_username_is_409(client: TestClient) -> None:
     register(client, "alice")
     response = client.post("/register", json={"username": "ALICE", "password": PASSWORD})
-    assert response.status_code == 409 and response.json()["sqlstate"].startswith("SRC")
+    assert response.status_code == 409 and response.json()["sqlstate"] == "SRC10"
 
 
 def test_a_weak_password_is_refused_by_the_database_policy_with_422(client: TestClient) -> None:

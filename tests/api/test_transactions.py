@@ -58,7 +58,10 @@ def test_a_deadlocked_transaction_is_retried_and_both_complete(api_settings: Set
 
 def test_the_request_id_reaches_the_transaction(api_settings: Settings) -> None:
     async def body(db: Db) -> Any:
-        return (await db.call_one("pg_catalog.current_setting", "strongroom.request_id"))["current_setting"]
+        async def work(conn: Any) -> Any:
+            cur = await conn.execute("select request_id from private.current_context")
+            return (await cur.fetchone())[0]
+        return await db.transaction(work, read_only=True, crypto=False)
 
     assert asyncio.run(with_db(api_settings, body)) == "req-transactions"
 

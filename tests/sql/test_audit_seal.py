@@ -90,8 +90,9 @@ def test_the_owner_cannot_truncate_a_log_table_either(db, connect):
     conn = connect(autocommit=True)
     conn.execute("set role strongroom_owner")
 
-    with pytest.raises(psycopg.Error):
+    with pytest.raises(psycopg.Error) as refused:
         conn.execute("truncate public.logs")
+    assert refused.value.sqlstate == "SRF90"
 
 
 # Sealing -----------------------------------------------------------------------------------------------

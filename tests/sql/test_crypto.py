@@ -239,7 +239,7 @@ def test_reading_with_a_wrong_master_key_fails_clearly(db, alice):
 
 def test_reading_without_a_master_key_fails_clearly(db, alice):
     entry = new_entry(db, alice, "kept safe")
-    with pytest.raises(psycopg.Error) as info, caller(db, alice, master_key=None):
+    with raises_sqlstate("SRK01") as info, caller(db, alice, master_key=None):
         db.execute("select content from api.get_entry(%s)", [entry])
     assert "master" in str(info.value).lower()
 
