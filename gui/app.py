@@ -166,8 +166,12 @@ class Application(tk.Tk):
 
     def run(self, name: str, fn: Callable[..., Any], *args: Any, done: Callable[[Any], None],
             message: Message | None = None, retry: Callable[[], None] | None = None,
-            always: Callable[[], None] | None = None, **kwargs: Any) -> None:
-        """Send one request off the UI thread; show its outcome where the person is looking."""
+            always: Callable[[], None] | None = None, missing: Callable[[], None] | None = None,
+            **kwargs: Any) -> None:
+        """Send one request off the UI thread; show its outcome where the person is looking.
+
+        `missing` runs when the server answers 404 (before the message says so), to clear what described
+        the previous answer."""
 
         def on_done(result: Any) -> None:
             if always:
@@ -179,6 +183,8 @@ class Application(tk.Tk):
         def on_error(error: BaseException) -> None:
             if always:
                 always()
+            if missing and isinstance(error, ApiError) and error.status == 404:
+                missing()
             self.failed(name, error, message, retry)
 
         self.worker.submit(name, fn, *args, on_done=on_done, on_error=on_error, **kwargs)
@@ -603,8 +609,15 @@ class Application(tk.Tk):
         if not site:
             self.load_sites()
             return
-        self.run("look up password", self.client.lookup_password, site, done=self._show_saved,
-                 message=self.passwords.message, retry=self.lookup_password)
+        view = self.passwords
+        view.message.say("")  # "Saved ..." described the save, not this look-up
+
+        def found(rows: list[dict[str, Any]]) -> None:
+            self._show_saved(rows)
+            view.message.say(f"{len(rows)} login{'' if len(rows) == 1 else 's'} saved for {site}.")
+
+        self.run("look up password", self.client.lookup_password, site, done=found, message=view.message,
+                 retry=self.lookup_password, missing=lambda: self._show_saved([]))  # not the last site's rows
 
     def load_sites(self) -> None:
         self.run("list sites", self.client.list_sites, done=self._show_saved, message=self.passwords.message,
@@ -614,8 +627,14 @@ class Application(tk.Tk):
         chosen = self.passwords.selected_entry()
         if chosen is None:
             return
-        self.run("delete password", self.client.delete_password, chosen,
-                 done=lambda _r: (self.passwords.message.say("Login deleted."), self.lookup_password()),
+        def deleted(_: Any) -> None:  # the row leaves the table; looking the site up again would say "nothing"
+            tree = self.passwords.table.tree
+            if tree.exists(str(chosen)):
+                tree.delete(str(chosen))
+            self._saved_passwords.pop(chosen, None)
+            self.passwords.message.say("Login deleted.")
+
+        self.run("delete password", self.client.delete_password, chosen, done=deleted,
                  message=self.passwords.message)
 
     # -- logs ---------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tkinter as tk
 from collections.abc import Iterable, Sequence
-from tkinter import ttk
+from tkinter import font, ttk
 from typing import Any
 
 
@@ -80,6 +80,10 @@ class BusyButton(ttk.Button):
         return self.instate(["disabled"])
 
 
+CELL_PADDING = 18
+MAX_COLUMN = 420
+
+
 class Table(ttk.Frame):
     """A Treeview with a vertical scrollbar; rows are keyed by their id (`iid`)."""
 
@@ -90,6 +94,7 @@ class Table(ttk.Frame):
                                  show="tree headings" if icons else "headings", height=height, selectmode=selectmode)
         if icons:
             self.tree.column("#0", width=30, stretch=False)
+        self._columns = [(name, heading, width) for name, heading, width in columns]
         for name, heading, width in columns:
             self.tree.heading(name, text=heading)
             self.tree.column(name, width=width, stretch=name == columns[-1][0])
@@ -109,6 +114,17 @@ class Table(ttk.Frame):
         kept = [iid for iid in chosen if self.tree.exists(iid)]  # a refresh keeps what the person selected
         if kept:
             self.tree.selection_set(kept)
+        self._fit()
+
+    def _fit(self) -> None:
+        """Every column but the last as wide as its widest cell or heading (up to MAX_COLUMN): nothing is
+        clipped and no column is wider than what it shows; the last column takes what is left."""
+        measure = font.nametofont("TkDefaultFont").measure
+        heading = font.nametofont("TkHeadingFont").measure
+        rows = [self.tree.item(iid, "values") for iid in self.tree.get_children()]
+        for n, (name, title, _declared) in enumerate(self._columns[:-1]):
+            widest = max([heading(title)] + [measure(str(row[n])) for row in rows if n < len(row)])
+            self.tree.column(name, width=min(widest + CELL_PADDING, MAX_COLUMN))
 
     def selected(self) -> str | None:
         chosen = self.tree.selection()

@@ -32,7 +32,8 @@ class OrdersView(ttk.Frame):
         self.status.set("pending")
         self.status.grid(row=1, column=1, sticky="w", pady=2)
         self.encrypt = tk.BooleanVar(self, False)
-        self.encrypt_box = ttk.Checkbutton(form, text="Encrypt", variable=self.encrypt)
+        # Off by default and for each new order again: encryption is chosen per order, and the box says so.
+        self.encrypt_box = ttk.Checkbutton(form, text="Encrypt (this order only)", variable=self.encrypt)
         self.encrypt_box.grid(row=1, column=2, sticky="w", padx=12)
         self.submit = BusyButton(form, text="Submit", busy_text="Submitting…",
                                  command=lambda: self.event_generate("<<SubmitOrder>>"))
@@ -114,7 +115,8 @@ class OrdersView(ttk.Frame):
                         icons={str(row["id"]): self.lock for row in rows if _encrypted(row)})
         self.previous_button.state(["!disabled"] if page > 0 else ["disabled"])
         self.next_button.state(["!disabled"] if has_next else ["disabled"])
-        self.page_label.configure(text=f"Page {page + 1} · {len(rows)} orders")
+        count = f"{len(rows)} order" + ("" if len(rows) == 1 else "s")
+        self.page_label.configure(text=f"Page {page + 1} · {count}" if rows else "No orders")
 
     def encrypted_rows(self) -> list[str]:
         """Ids of the rows that show the lock."""
@@ -150,8 +152,8 @@ class OrderDialog(tk.Toplevel):
         heading.pack(anchor="w")
         self.description = ttk.Label(body, text=order.get("description") or "", wraplength=480)
         self.description.pack(anchor="w", pady=(4, 8))
-        self.history = Table(body, [("when", "When", 170), ("action", "Action", 110), ("details", "Details", 260)],
-                             height=6)
+        self.history = Table(body, [("when", "When", 170), ("who", "Who", 90), ("action", "Action", 110),
+                                    ("details", "Details", 260)], height=6)
         self.history.pack(fill="both", expand=True)
         self.show_history(history)
 
@@ -169,12 +171,19 @@ class OrderDialog(tk.Toplevel):
         self.message = Message(body)
         self.message.pack(anchor="w", pady=(6, 0))
         self.bind("<Escape>", lambda _e: self.destroy())
+        # Enter applies the chosen status (while the status list is open, Enter only picks in it).
+        self.bind("<Return>", lambda _e: None if self.apply.is_busy else self.event_generate("<<ChangeStatus>>"))
         self.status.focus_set()
         center_over(self, master)
 
     def show_history(self, history: Sequence[dict[str, Any]]) -> None:
-        self.history.fill((str(i), (_when(row.get("timestamp")), row.get("action", ""), _details(row.get("details"))))
-                          for i, row in enumerate(history))
+        self.history.fill((str(i), (_when(row.get("timestamp")), _who(row), row.get("action", ""),
+                                    _details(row.get("details")))) for i, row in enumerate(history))
+
+
+def _who(row: dict[str, Any]) -> str:
+    """Who made the change: their name, else the role it ran as (an admin's name is not a user's to read)."""
+    return str(row.get("actor_name") or row.get("actor_role") or "")
 
 
 def _details(details: Any) -> str:

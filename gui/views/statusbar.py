@@ -37,8 +37,5 @@ class StatusBar(ttk.Frame):
         self.role.configure(text=f"Role: {role}" if role else "")
 
     def show_token(self, seconds_left: float | None) -> None:
-        if seconds_left is None:
-            self.token.configure(text="")
-            return
-        left = max(int(seconds_left), 0)
-        self.token.configure(text=f"Token expires in {left // 60}:{left % 60:02d}")
+        """Whether a session is on; no countdown: the token is refreshed silently before it runs out."""
+        self.token.configure(text="" if seconds_left is None else "Session active")

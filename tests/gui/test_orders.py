@@ -157,8 +157,8 @@ def test_an_order_opens_with_its_history_and_moves_along_the_allowed_transitions
     robot.click(dialog.apply)
     robot.wait(lambda: str(dialog.message.cget("foreground")) == "#b00020", "the refusal, in red")
 
-    assert [row[1] for row in history_before] == ["created"]
-    assert dialog.history.rows()[-1][1:] == ["status_changed", "pending → cancelled"]
+    assert [row[2] for row in history_before] == ["created"]
+    assert dialog.history.rows()[-1][1:] == ["ana", "status_changed", "pending → cancelled"]
     assert db.execute("select status from public.orders").fetchone() == ("cancelled",)
     assert "Status is now" not in dialog.message.text and dialog.message.text  # the database's reason
 
