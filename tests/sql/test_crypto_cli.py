@@ -92,7 +92,8 @@ def test_ctrl_c_during_reencrypt_leaves_every_row_readable_and_a_second_run_fini
         waiting = one(
             db,
             "select count(*) from pg_stat_activity"
-            " where application_name = 'strongroom-reencrypt' and wait_event_type = 'Lock'",
+            " where application_name = 'strongroom-reencrypt' and wait_event_type = 'Lock'"
+            " and datname = current_database()",  # the test server is shared with other tests' databases
         )[0]
         if waiting:
             break

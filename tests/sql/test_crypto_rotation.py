@@ -45,6 +45,7 @@ def blocked_reencrypt(db: psycopg.Connection) -> int:
         row = db.execute(
             "select pid from pg_stat_activity"
             " where application_name = 'strongroom-reencrypt' and wait_event_type = 'Lock'"
+            " and datname = current_database()"  # the test server is shared with other tests' databases
         ).fetchone()
         if row:
             return int(row[0])
