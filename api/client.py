@@ -431,8 +431,9 @@ class ApiClient:
             raise _problem(response)
         return self._start_session(response.json())
 
-    def register(self, username: str, password: str) -> Json:
-        return self.call("POST", "/register", json={"username": username, "password": password}, auth=False)
+    def register(self, username: str, password: str, email: str | None = None) -> Json:
+        body = {"username": username, "password": password, **({"email": email} if email else {})}
+        return self.call("POST", "/register", json=body, auth=False)
 
     def me(self) -> Json:
         """The caller's account (id, username, role, ...)."""

@@ -295,8 +295,8 @@ class Application(tk.Tk):
                 d.message.say(f"Server unreachable: {error}" if isinstance(error, Unreachable) else str(error),
                               error=True)
 
-        self.worker.submit("register", self.client.register, username, password, on_done=created,
-                           on_error=refused)
+        self.worker.submit("register", self.client.register, username, password, d.email.get_value() or None,
+                           on_done=created, on_error=refused)
 
     def logged_in(self, me: dict[str, Any]) -> None:
         previous = self.me.get("username")

@@ -33,11 +33,15 @@ class LoginDialog(tk.Toplevel):
         ttk.Label(body, text="Password").grid(row=3, column=0, sticky="w", padx=(0, 8))
         self.password = PasswordEntry(body, width=22)
         self.password.grid(row=3, column=1, sticky="ew", pady=2)
+        ttk.Label(body, text="E-mail").grid(row=4, column=0, sticky="w", padx=(0, 8))
+        self.email = BoundedEntry(body, max_length=254, width=28)
+        self.email.grid(row=4, column=1, sticky="ew", pady=2)
+        ttk.Label(body, text="(for Register only; optional)", style="Dim.TLabel").grid(row=5, column=1, sticky="w")
         self.message = Message(body, wraplength=320)
-        self.message.grid(row=4, column=0, columnspan=2, sticky="w", pady=(8, 0))
+        self.message.grid(row=6, column=0, columnspan=2, sticky="w", pady=(8, 0))
 
         buttons = ttk.Frame(body)
-        buttons.grid(row=5, column=0, columnspan=2, sticky="e", pady=(12, 0))
+        buttons.grid(row=7, column=0, columnspan=2, sticky="e", pady=(12, 0))
         self.register_button = BusyButton(buttons, text="Register", busy_text="Registering…",
                                           command=lambda: self.event_generate("<<Register>>"))
         self.login_button = BusyButton(buttons, text="Log in", busy_text="Logging in…", default="active",

@@ -150,3 +150,17 @@ def test_after_logout_the_next_user_sees_nothing_of_the_previous_one(real_api: R
     assert p.table.rows() == [] and app.notes.table.rows() == []
     assert (app.notes.title.get_value(), app.notes.message.text) == ("", "")
     assert (app.orders.description.get_value(), app.orders.message.text) == ("", "")
+
+
+def test_registering_takes_an_e_mail_address(real_api: RealApi, open_app: Any, db: psycopg.Connection) -> None:
+    app, robot = open_app(real_api.url)
+    dialog = app.login_dialog
+    robot.type(dialog.username, "carla")
+    robot.type(dialog.password.entry, "a long enough passphrase")
+    robot.type(dialog.email, "carla@example.org")
+
+    robot.click(dialog.register_button)
+    robot.wait(lambda: app.me.get("username") == "carla", "the new account's session")
+
+    assert db.execute("select email from public.users where username = 'carla'").fetchone() == ("carla@example.org",)
+    assert app.me.get("email") == "carla@example.org"
