@@ -52,6 +52,29 @@ comment on column audit.audit_trail.client_request_id is
 comment on column audit.audit_trail.db_role is
     'The database role: strongroom_user/admin for API requests, a login role for direct database sessions.';
 
+-- The seed's times are `timestamp` (no zone), kept as the seed has them: orders.created_at/updated_at,
+-- users.created_at, aes_keys.created_at/rotated_at, order_logs/logs/key_logs."timestamp". Strongroom's
+-- sessions (the API, migrate, the CLI) run with TimeZone UTC, so they hold UTC wall-clock times; the log
+-- tables' logged_at (and audit_trail.at) are timestamptz. Compared as they are, a timestamp is read in the
+-- DBA's own TimeZone and the two drift apart by the offset. audit.orders gives a DBA the orders with
+-- timestamptz times (never a description), so a join with audit_trail compares like with like.
+drop view if exists audit.orders;
+create view audit.orders as
+    select o.id, o.user_id, u.username, o.status::text as status, o.sensitive,
+           o.created_at at time zone 'UTC' as created_at, o.updated_at at time zone 'UTC' as updated_at
+    from public.orders as o
+    left join public.users as u on u.id = o.user_id;
+do $$
+begin
+    if current_setting('server_version_num')::integer >= 150000 then
+        alter view audit.orders set (security_invoker = true);
+    end if;
+end
+$$;
+comment on view audit.orders is
+    'The orders for a DBA''s joins with audit.audit_trail: the seed''s timestamp columns as timestamptz '
+    '(they hold UTC), the owner''s name, no description.';
+
 -- The auditor reads every user's id and name (the column grant is in 90_grants.sql, the policy in
 -- 91_policies.sql), for the view's joins.
 

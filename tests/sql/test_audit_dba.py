@@ -233,3 +233,21 @@ READY_QUERIES = {
 )
 def test_each_runtime_role_executes_exactly_its_audit_functions(db, role, expected):
     assert executable_in_audit(db, role) == expected
+
+
+def test_a_dba_joins_orders_to_the_trail_on_time_whatever_their_own_timezone(db, story):
+    db.execute("set timezone = 'America/New_York'")  # the DBA's psql, far from UTC
+    kinds = db.execute("select pg_typeof(created_at)::text, pg_typeof(updated_at)::text from audit.orders"
+                       " limit 1").fetchone()
+    gap = db.execute(
+        "select abs(extract(epoch from o.created_at - t.at)) from audit.orders o"
+        " join audit.audit_trail t on t.table_name = 'orders' and t.row_id = o.id and t.action = 'insert'"
+        " where o.id = %s", [story["order"]]).fetchone()[0]
+
+    assert kinds == ("timestamp with time zone", "timestamp with time zone")
+    assert gap < 60  # the same moment, not four or five hours apart
+
+
+def test_every_key_event_names_its_key(db, story):
+    rows = db.execute("select key_id, table_name from audit.key_events()").fetchall()
+    assert rows and all(key_id is not None for key_id, _ in rows)
