@@ -356,6 +356,18 @@ comment on function private.remember_device(int, bytea) is
 -- reveal which usernames exist. A locked budget is refused before any crypt(): its answer (locked) already
 -- says the account exists, and a flood against a locked account must cost the database nothing.
 drop function if exists private.authenticate(text, text, text, boolean);
+create or replace function private.attempted_name_hash(p_username text, p_pepper text) returns text
+language sql immutable set search_path = '' as $$
+    -- HMAC-SHA-256 of the lower-cased name under a key derived from the pepper (never the pepper itself, which
+    -- also keys password pre-hashes); 128 bits in hex are plenty to group and to test candidates.
+    select pg_catalog.left(pg_catalog.encode(public.hmac(pg_catalog.lower(p_username),
+                                                         'strongroom attempted-name ' || coalesce(p_pepper, ''),
+                                                         'sha256'), 'hex'), 32)
+$$;
+comment on function private.attempted_name_hash(text, text) is
+    'The keyed hash a failed login for an unknown username records instead of the name (logs.details '
+    'attempted_name_hash). A DBA with the pepper checks a name with it; without the pepper it reveals nothing.';
+
 drop function if exists private.authenticate(text, text, text, boolean, bytea, bytea);
 create function private.authenticate(
     p_username text,
@@ -387,9 +399,12 @@ begin
     if v_user.id is null then
         perform private.password_matches(v_prehash, v_settings.dummy_hash);
         perform private.set_auth_subject(null);
-        -- The attempted name is not logged: people type their password into the username field.
+        -- The attempted name is not logged: people type their password into the username field. Its keyed
+        -- hash is (private.attempted_name_hash): repeated attempts at one name group together, and whoever
+        -- holds the pepper can test a candidate name, but the log alone reveals nothing typed.
         perform private.log_event('WARNING', 'auth', 'login_failed', 'unknown username',
-            jsonb_build_object('client_addr', private.client_addr()), null);
+            jsonb_build_object('client_addr', private.client_addr(),
+                               'attempted_name_hash', private.attempted_name_hash(p_username, p_pepper)), null);
         return query select 'bad_credentials', null::int, null::text, null::int, null::timestamptz, false;
         return;
     end if;
