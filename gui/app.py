@@ -310,6 +310,14 @@ class Application(tk.Tk):
         self.logs.scope.configure(text="Everyone's events" if me.get("role") in ("admin", "auditor")
                                   else "Your events")
         self.client_event("INFO", "login")
+        admin = me.get("role") == "admin"
+        self.orders.show_owner(admin)
+        if admin:  # an admin sees everyone's orders: the owner column shows names, from the users list
+            def named(users: list[dict[str, Any]]) -> None:
+                self.orders.owners = {int(u["user_id"]): str(u["username"]) for u in users}
+                self.load_orders(self._orders_page)
+
+            self.run("list users", self.client.list_users, done=named, message=self.orders.message)
         if previous != me.get("username"):
             self.load_orders(0)
         self.worker.submit("order statuses", self.client.order_statuses, on_error=lambda _e: None,
@@ -342,6 +350,8 @@ class Application(tk.Tk):
         user nothing of the previous one. (After an expiry the same user logging in again keeps it all.)"""
         for view in (self.orders, self.notes, self.passwords, self.logs):
             view.forget()
+        self.orders.owners = {}
+        self.orders.show_owner(False)
         self._saved_passwords.clear()
         self._order_draft, self._note_draft, self._password_draft = Draft(), Draft(), Draft()
         self._order_cursors, self._orders_page = [None], 0

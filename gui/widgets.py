@@ -117,12 +117,14 @@ class Table(ttk.Frame):
         self._fit()
 
     def _fit(self) -> None:
-        """Every column but the last as wide as its widest cell or heading (up to MAX_COLUMN): nothing is
-        clipped and no column is wider than what it shows; the last column takes what is left."""
+        """Every column but the stretching one (the last, unless set otherwise) as wide as its widest cell or
+        heading (up to MAX_COLUMN): nothing is clipped and no column is wider than what it shows."""
         measure = font.nametofont("TkDefaultFont").measure
         heading = font.nametofont("TkHeadingFont").measure
         rows = [self.tree.item(iid, "values") for iid in self.tree.get_children()]
-        for n, (name, title, _declared) in enumerate(self._columns[:-1]):
+        for n, (name, title, _declared) in enumerate(self._columns):
+            if self.tree.column(name, "stretch"):
+                continue  # the column that takes what is left
             widest = max([heading(title)] + [measure(str(row[n])) for row in rows if n < len(row)])
             self.tree.column(name, width=min(widest + CELL_PADDING, MAX_COLUMN))
 

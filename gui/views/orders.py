@@ -63,7 +63,14 @@ class OrdersView(ttk.Frame):
 
         self.lock = lock_icon(self)
         self.table = Table(self, [("id", "#", 60), ("status", "Status", 100), ("created", "Created", 170),
-                                  ("description", "Description", 300)], icons=True)
+                                  ("description", "Description", 300), ("owner", "Owner", 90)], icons=True)
+        # The owner column is last in the values (what a row holds) and shown, before the description, only
+        # to an admin, who sees everyone's orders (show_owner).
+        self.table.tree.column("description", stretch=True)
+        self.table.tree.column("owner", stretch=False)
+        self.show_owner(False)
+        self.owners: dict[int, str] = {}
+        """user id -> username, for an admin's owner column."""
         self.table.pack(fill="both", expand=True)
         self.table.tree.bind("<Double-1>", lambda _e: self._open())
         self.table.tree.bind("<Return>", lambda _e: self._open())
@@ -109,9 +116,18 @@ class OrdersView(ttk.Frame):
         chosen = self.filter.get()
         return None if chosen == ALL else chosen
 
+    def show_owner(self, shown: bool) -> None:
+        self.table.tree.configure(displaycolumns=("id", "status", "created", "owner", "description") if shown
+                                  else ("id", "status", "created", "description"))
+
+    def _owner(self, row: dict[str, Any]) -> str:
+        user = row.get("user_id")
+        return self.owners.get(int(user), f"#{user}") if user is not None else ""
+
     def show_orders(self, rows: Sequence[dict[str, Any]], page: int, has_next: bool) -> None:
         self.table.fill(((str(row["id"]), (row["id"], row.get("status", ""), _when(row.get("created_at")),
-                                           row.get("description") or "(encrypted)")) for row in rows),
+                                           row.get("description") or "(encrypted)", self._owner(row)))
+                         for row in rows),
                         icons={str(row["id"]): self.lock for row in rows if _encrypted(row)})
         self.previous_button.state(["!disabled"] if page > 0 else ["disabled"])
         self.next_button.state(["!disabled"] if has_next else ["disabled"])

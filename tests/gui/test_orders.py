@@ -210,3 +210,16 @@ def test_the_form_offers_only_the_statuses_the_role_may_create_an_order_in(
     assert tuple(app.orders.status.cget("values")) == ("pending", "processing")
     assert db.execute("select status from public.orders").fetchall() == [("processing",)]
     assert "as processing" in app.orders.message.text and str(app.orders.message.cget("foreground")) != "#b00020"
+
+
+def test_an_admin_sees_who_owns_each_order_by_name(real_api: RealApi, open_app: Any, make_admin: Any) -> None:
+    real_api.register("ana")
+    real_api.call("POST", "/orders", real_api.tokens("ana"), json={"description": "ana's order"})
+    real_api.register("boss")
+    make_admin("boss")
+    app, robot = open_app(real_api.url)
+    log_in(app, robot, "boss", PASSWORD)
+    robot.wait(lambda: app.orders.table.rows() and app.orders.table.rows()[0][4] == "ana", "the owner's name")
+
+    assert "owner" in app.orders.table.tree.cget("displaycolumns")
+    assert app.orders.table.tree.column("owner", "width") > 0
