@@ -57,6 +57,18 @@ def test_rotate_reencrypt_retire_from_the_command_line(db, cli_env, alice, capsy
     assert status[1].split()[2] == "retired" and status[2].split()[2] == "active"
 
 
+def test_keys_status_shows_each_key_label_as_the_api_does(db, cli_env, alice, capsys):
+    assert main(["keys", "rotate"]) == 0
+    capsys.readouterr()
+    labels = [row[0] for row in db.execute("select key_label from api.key_status() order by id").fetchall()]
+    assert all(len(label) > 19 for label in labels)  # longer than a timestamp's width
+
+    assert main(["keys", "status"]) == 0
+
+    shown = [line.split()[1] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert shown == labels
+
+
 def test_rewrap_master_from_the_command_line(db, cli_env, alice, monkeypatch, capsys):
     monkeypatch.setenv("STRONGROOM_NEW_MASTER_KEY", OTHER_MASTER_KEY)
     assert main(["keys", "rewrap-master"]) == 0

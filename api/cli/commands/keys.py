@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import psycopg
 from pydantic import SecretStr
@@ -62,10 +63,19 @@ def status(_: argparse.Namespace) -> None:
             " entries_rows, orders_rows, vault_rows from api.key_status()"
         ).fetchall()
     header = ("id", "label", "state", "created", "rotated", "retired", "entries", "orders", "vault")
-    table = [header] + [tuple("" if v is None else str(v)[:19] for v in row) for row in rows]
+    table = [header] + [tuple(_cell(v) for v in row) for row in rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     for row in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def _cell(value: object) -> str:
+    """A status cell: times to the second, everything else (the key's label above all) in full."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    return str(value)
 
 
 def rotate(_: argparse.Namespace) -> None:
