@@ -164,46 +164,62 @@ class Application(tk.Tk):
 
     # -- plumbing -----------------------------------------------------------------------------------
 
-    def run(self, name: str, fn: Callable[..., Any], *args: Any, done: Callable[[Any], None],
+    def run(self, name: str, fn: Callable[..., Any], *args: Any, done: Callable[[Any], None] | None = None,
             message: Message | None = None, retry: Callable[[], None] | None = None,
             always: Callable[[], None] | None = None, missing: Callable[[], None] | None = None,
+            refused: Callable[[], None] | None = None, background: bool = False, quiet: bool = False,
             **kwargs: Any) -> None:
         """Send one request off the UI thread; show its outcome where the person is looking.
 
-        `missing` runs when the server answers 404 (before the message says so), to clear what described
-        the previous answer."""
+        The one path every request of the window takes. `always` runs first on either outcome; `missing`
+        when the server answers 404 and `refused` on any failure, both before the failure is worded (to
+        clear what described the previous answer, or to give a button back). A `background` request is the
+        window's own (a token refresh): its answer leaves the status bar alone. A `quiet` one is best effort
+        (a client event, the status list): its failure is dropped, never worded nor posted."""
 
         def on_done(result: Any) -> None:
             if always:
                 always()
-            self.status.show_server(True)
-            self._retry = None
-            done(result)
+            if not (background or quiet):
+                self.status.show_server(True)
+                self._retry = None
+            if done:
+                done(result)
 
         def on_error(error: BaseException) -> None:
             if always:
                 always()
             if missing and isinstance(error, ApiError) and error.status == 404:
                 missing()
-            self.failed(name, error, message, retry)
+            if refused:
+                refused()
+            if not quiet:
+                self.failed(name, error, message, retry)
 
         self.worker.submit(name, fn, *args, on_done=on_done, on_error=on_error, **kwargs)
 
     def failed(self, name: str, error: BaseException, message: Message | None,
                retry: Callable[[], None] | None) -> None:
-        """Word a failure for a person; the typed content is never touched here."""
-        if isinstance(error, SessionExpired):
+        """Word a failure for a person (the one wording of every request's failure); the typed content is
+        never touched here."""
+        if isinstance(error, SessionExpired) and message is not self.login_dialog.message:
             self.relogin(str(error))
             return
         if isinstance(error, Unreachable):
             self._retry = retry
             self.status.show_server(False, retry=retry is not None)
-            text = f"{error} What you typed is kept" + ("; press Retry when it is back." if retry else ".")
+            text = (f"Server unreachable: {error} What you typed is kept"
+                    + ("; press Retry when it is back." if retry else "."))
         elif isinstance(error, ApiError):
             text = str(error)
             fields = error.field_errors
             if fields and not error.detail:
                 text = "; ".join(fields)
+            if error.status == 401 and error.code in ("", "bad_credentials"):
+                text = "Wrong username or password."
+            elif error.status == 429 and error.retry_after:
+                until = time.strftime("%H:%M:%S", time.localtime(time.time() + error.retry_after))
+                text = f"{error.detail or 'Too many attempts.'} Try again after {until}."
             # A miss (nothing saved for that site, a note deleted meanwhile) is ordinary: INFO, not a warning.
             level = "INFO" if error.status == 404 else "WARNING"
             self.client_event(level, f"{name} refused: {error.status} {error.code}".strip())
@@ -212,7 +228,7 @@ class Application(tk.Tk):
         else:
             text = f"Something went wrong ({type(error).__name__}); what you typed is kept."
             self.client_event("ERROR", f"{name} failed: {type(error).__name__}")
-        if message is not None:
+        if message is not None and message.winfo_exists():
             message.say(text, error=True)
 
     def retry(self) -> None:
@@ -224,7 +240,7 @@ class Application(tk.Tk):
     def client_event(self, level: str, text: str) -> None:
         """Post a client event to the server's log (component gui); best effort, never in the way."""
         if self.client.session is not None:
-            self.worker.submit("log", self.client.post_log, level, text, on_error=lambda _e: None)
+            self.run("log", self.client.post_log, level, text, quiet=True)
 
     def _tick(self) -> None:
         """Once a second: show the token's time left, and refresh it silently when it runs low."""
@@ -239,8 +255,7 @@ class Application(tk.Tk):
             def settled(*_: Any) -> None:
                 self._refreshing = False
 
-            self.worker.submit("refresh", self.client.refresh, on_done=settled,
-                               on_error=lambda e: (settled(), self.failed("refresh", e, None, None)))
+            self.run("refresh", self.client.refresh, always=settled, background=True)
         self.after(STATUS_TICK_MS, self._tick)
 
     # -- session ------------------------------------------------------------------------------------
@@ -258,20 +273,8 @@ class Application(tk.Tk):
             self.client.login(username, password)
             return dict(self.client.me())
 
-        def refused(error: BaseException) -> None:
-            d.set_busy(False)
-            if isinstance(error, Unreachable):
-                d.message.say(f"Server unreachable: {error}", error=True)
-            elif isinstance(error, ApiError) and error.status == 401:
-                d.message.say("Wrong username or password." if error.code in ("", "bad_credentials")
-                              else str(error), error=True)
-            elif isinstance(error, ApiError) and error.status == 429 and error.retry_after:
-                until = time.strftime("%H:%M:%S", time.localtime(time.time() + error.retry_after))
-                d.message.say(f"{error.detail or 'Too many attempts.'} Try again after {until}.", error=True)
-            else:
-                d.message.say(str(error), error=True)
-
-        self.worker.submit("login", with_me, on_done=self.logged_in, on_error=refused)
+        self.run("login", with_me, done=self.logged_in, message=d.message, always=lambda: d.set_busy(False),
+                 background=True)
 
     def register(self) -> None:
         d = self.login_dialog
@@ -282,21 +285,11 @@ class Application(tk.Tk):
         d.set_busy(True)
 
         def created(_: Any) -> None:
-            d.set_busy(False)
             d.message.say("Account created: logging in…")
             self.login()
 
-        def refused(error: BaseException) -> None:
-            d.set_busy(False)
-            if isinstance(error, ApiError):
-                d.message.say(str(error) if error.detail else "; ".join(error.field_errors) or str(error),
-                              error=True)
-            else:
-                d.message.say(f"Server unreachable: {error}" if isinstance(error, Unreachable) else str(error),
-                              error=True)
-
-        self.worker.submit("register", self.client.register, username, password, d.email.get_value() or None,
-                           on_done=created, on_error=refused)
+        self.run("register", self.client.register, username, password, d.email.get_value() or None, done=created,
+                 message=d.message, always=lambda: d.set_busy(False), background=True)
 
     def logged_in(self, me: dict[str, Any]) -> None:
         previous = self.me.get("username")
@@ -320,9 +313,8 @@ class Application(tk.Tk):
             self.run("list users", self.client.list_users, done=named, message=self.orders.message)
         if previous != me.get("username"):
             self.load_orders(0)
-        self.worker.submit("order statuses", self.client.order_statuses, on_error=lambda _e: None,
-                           on_done=lambda rows: self.orders.offer_statuses(
-                               [str(r["status"]) for r in rows if r.get("may_create")]))
+        self.run("order statuses", self.client.order_statuses, quiet=True,
+                 done=lambda rows: self.orders.offer_statuses([str(r["status"]) for r in rows if r.get("may_create")]))
         before, self._focus_before = self._focus_before, None
         target = before if before is not None and before.winfo_exists() else self.orders.description
         target.focus_set()
@@ -339,11 +331,10 @@ class Application(tk.Tk):
         if self.client.session is None:
             return
 
-        def end(*_: Any) -> None:  # after the event is recorded: it needs the session being ended
-            self.worker.submit("logout", self.client.logout, on_done=lambda _r: self._logged_out(),
-                               on_error=lambda _e: self._logged_out())
+        def end() -> None:  # after the event is recorded: it needs the session being ended
+            self.run("logout", self.client.logout, always=self._logged_out, quiet=True)
 
-        self.worker.submit("log", self.client.post_log, "INFO", "logout", on_done=end, on_error=end)
+        self.run("log", self.client.post_log, "INFO", "logout", always=end, quiet=True)
 
     def forget_session(self) -> None:
         """Everything one user's session put on screen or typed goes: a shared workstation shows the next
@@ -486,8 +477,8 @@ class Application(tk.Tk):
             if not dialog.winfo_exists():  # closed while the change was on its way
                 return
             dialog.message.say(f"Status is now {status}.")
-            self.worker.submit("history", self.client.order_history, dialog.order_id,
-                               on_done=lambda h: dialog.winfo_exists() and dialog.show_history(h))
+            self.run("history", self.client.order_history, dialog.order_id, message=dialog.message,
+                     done=lambda h: dialog.winfo_exists() and dialog.show_history(h))
 
         self.run("change status", self.client.set_order_status, dialog.order_id, status, done=changed,
                  message=dialog.message, always=lambda: dialog.winfo_exists() and dialog.apply.set_busy(False))
@@ -699,8 +690,8 @@ class Application(tk.Tk):
                 self.client_event("INFO", "re-encryption finished")
                 self.load_admin()
                 return
-            self.worker.submit("re-encrypt", self.client.reencrypt_step, step,
-                               on_done=lambda answer: progressed(step, answer), on_error=stopped)
+            self.run("re-encrypt", self.client.reencrypt_step, step, done=lambda answer: progressed(step, answer),
+                     message=admin.message, retry=self.reencrypt, refused=lambda: admin.reencrypt.set_busy(False))
 
         def progressed(step: Step, answer: tuple[int, int | None]) -> None:
             progress = plan.record(step, *answer)
@@ -708,10 +699,6 @@ class Application(tk.Tk):
                 admin.show_progress(progress.moved, progress.total, progress.rows_left or 0)
             if admin.winfo_exists():
                 submit()
-
-        def stopped(error: BaseException) -> None:
-            admin.reencrypt.set_busy(False)
-            self.failed("re-encrypt", error, admin.message, self.reencrypt)
 
         submit()
 
