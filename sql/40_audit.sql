@@ -34,9 +34,13 @@ on conflict (sqlstate) do update
 create or replace function audit.row_hash(p_table text, p_row jsonb)
 returns bytea
 language sql
-immutable
+stable  -- convert_to is stable: a body more volatile than its function is not inlined
 parallel safe
-set search_path = ''
+-- No `set search_path` here on purpose: a function with a SET clause is never inlined, and called as a
+-- function, once per row, this costs three times the hashing itself (verify() rehashes every log row).
+-- Every function below is schema-qualified and the operators are pg_catalog's (searched first whatever
+-- the path); its callers (audit.verify, audit.block_hash) run with search_path ''. Pass p_row as a column
+-- (audit.log_rows_rehashed does): inlined, each mention of p_row evaluates its argument again.
 as $$
     -- The encoding: the table name, length-prefixed, then the row's non-null columns as jsonb text.
     -- jsonb text is canonical (keys sorted, one spelling per value) and JSON quoting delimits every key
@@ -49,17 +53,16 @@ as $$
         pg_catalog.convert_to(
             pg_catalog.octet_length(p_table) || ':' || p_table
             || case when p_table = 'logs'
-                    then pg_catalog.jsonb_strip_nulls(p_row - 'row_hash' - 'details' - 'before_image'
-                                                      - 'after_image')::text
-                         || pg_catalog.octet_length(j.details) || ':' || j.details
-                         || pg_catalog.octet_length(j.before_image) || ':' || j.before_image
-                         || pg_catalog.octet_length(j.after_image) || ':' || j.after_image
-                    else pg_catalog.jsonb_strip_nulls(p_row - 'row_hash' - 'block_hash')::text end,
+                    then pg_catalog.jsonb_strip_nulls(p_row - '{row_hash,details,before_image,after_image}'::text[])::text
+                         || pg_catalog.octet_length(coalesce((p_row -> 'details')::text, 'null')) || ':'
+                         || coalesce((p_row -> 'details')::text, 'null')
+                         || pg_catalog.octet_length(coalesce((p_row -> 'before_image')::text, 'null')) || ':'
+                         || coalesce((p_row -> 'before_image')::text, 'null')
+                         || pg_catalog.octet_length(coalesce((p_row -> 'after_image')::text, 'null')) || ':'
+                         || coalesce((p_row -> 'after_image')::text, 'null')
+                    else pg_catalog.jsonb_strip_nulls(p_row - '{row_hash,block_hash}'::text[])::text end,
             'UTF8'),
         'sha256')
-    from (select coalesce((p_row -> 'details')::text, 'null') as details,
-                 coalesce((p_row -> 'before_image')::text, 'null') as before_image,
-                 coalesce((p_row -> 'after_image')::text, 'null') as after_image) as j
 $$;
 comment on function audit.row_hash(text, jsonb) is
     'SHA-256 of a log row (or seal block) given as jsonb (to_jsonb(row) with TimeZone UTC and bytea_output '
@@ -766,18 +769,22 @@ comment on view audit.log_rows is
 -- The same rows with their hash recomputed, for verify() only (to_jsonb of every row is its main cost;
 -- the planner would compute it even where a query does not use it, so seal() reads the view above).
 create or replace view audit.log_rows_rehashed as
+    -- to_jsonb once per row, in a subquery kept apart (offset 0), so the inlined audit.row_hash reads it
     select 'logs'::text as log_table, 1 as table_order, l.id::bigint as id, l.txid,
            pg_catalog.date_trunc('month', l.logged_at, 'UTC') as month, l.row_hash,
-           audit.row_hash('logs', pg_catalog.to_jsonb(l)) as computed
-    from public.logs as l
+           audit.row_hash('logs', l.j) as computed
+    from (select x.id, x.txid, x.logged_at, x.row_hash, pg_catalog.to_jsonb(x) as j
+          from public.logs as x offset 0) as l
     union all
     select 'order_logs', 2, o.id, o.txid, pg_catalog.date_trunc('month', o.logged_at, 'UTC'), o.row_hash,
-           audit.row_hash('order_logs', pg_catalog.to_jsonb(o))
-    from public.order_logs as o
+           audit.row_hash('order_logs', o.j)
+    from (select x.id, x.txid, x.logged_at, x.row_hash, pg_catalog.to_jsonb(x) as j
+          from public.order_logs as x offset 0) as o
     union all
     select 'key_logs', 3, k.id, k.txid, pg_catalog.date_trunc('month', k.logged_at, 'UTC'), k.row_hash,
-           audit.row_hash('key_logs', pg_catalog.to_jsonb(k))
-    from public.key_logs as k;
+           audit.row_hash('key_logs', k.j)
+    from (select x.id, x.txid, x.logged_at, x.row_hash, pg_catalog.to_jsonb(x) as j
+          from public.key_logs as x offset 0) as k;
 comment on view audit.log_rows_rehashed is
     'audit.log_rows plus each row''s hash recomputed (meaningful with TimeZone UTC, as verify() runs).';
 
