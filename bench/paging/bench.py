@@ -1,8 +1,9 @@
-"""Paging that stays flat: what a page of api.list_orders / api.list_entries costs as rows grow.
+"""Paging that stays flat: what a page of api.list_orders / api.list_entries / api.list_logs costs as rows grow.
 
 Three owners: `small` (1k rows, old), `large` (100k rows, old) and `others` (100k newer rows of someone
 else, loaded last, so a plan that walks the primary key from the newest row wades through them first).
-One in five orders is sensitive (encrypted), so a page decrypts about ten descriptions. For each owner
+One in five orders is sensitive (encrypted), so a page decrypts about ten descriptions. Each owner also
+has as many `logs` events about them (actor and subject). For each owner
 it times the first page and a deep one (before the owner's 50 oldest rows), with plan_cache_mode forced
 to custom and to generic plans, and prints the median ms of `--calls` calls of each, then the goals:
 deep / first within 1.5, and large / small within 1.5.
@@ -45,6 +46,13 @@ select u.id, 'note ' || g, '\\x00'::bytea, k.id
   join public.users u on u.username = w.name
   cross join lateral generate_series(1, w.n) g
   cross join (select id from public.aes_keys where state = 'active') k
+ order by w.name = 'others', u.id, g;
+insert into public.logs (level, component, action, message, user_id, actor_id, table_name, row_id, txid, db_role)
+select 'INFO', 'orders', 'order_created', 'order ' || g, u.id, u.id, 'orders', g, pg_catalog.pg_current_xact_id(),
+       'strongroom_user'
+  from (values ('small', {small}), ('large', {large}), ('others', {others})) as w(name, n)
+  join public.users u on u.username = w.name
+  cross join lateral generate_series(1, w.n) g
  order by w.name = 'others', u.id, g;
 set session_replication_role = origin;
 """
@@ -99,7 +107,7 @@ def main() -> None:
                 conn.execute(LOAD.format(**vars(args)).encode())  # whole numbers only
                 conn.execute("set local session_replication_role = replica")
                 conn.execute(REBIND)  # type: ignore[arg-type]
-            conn.execute("vacuum analyze public.orders, public.entries, public.users")
+            conn.execute("vacuum analyze public.orders, public.entries, public.users, public.logs")
             owners = dict(conn.execute("select username, id from public.users").fetchall())  # type: ignore[arg-type]
         with psycopg.connect(server.dsn("bench", user="strongroom_authenticator"), autocommit=True) as conn:
             conn.execute("select set_config('strongroom.master_key', %s, false)", [master_key])
@@ -108,9 +116,10 @@ def main() -> None:
             print(f"{'function':<16} {'plans':<8} {'owner':<7} {'rows':>7}  {'first':>7}  {'deep':>7}  "
                   f"{'deep/first':>10}  (goal <= 1.5)")
             worst_depth = worst_size = 0.0
-            for function in ("api.list_orders", "api.list_entries"):
-                call = (f"select * from {function}(null, %s, 50)" if function == "api.list_orders"
-                        else f"select * from {function}(%s, 50)")
+            calls = {"api.list_orders": "select * from api.list_orders(null, %s, 50)",
+                     "api.list_entries": "select * from api.list_entries(%s, 50)",
+                     "api.list_logs": "select * from api.list_logs(%s, 50)"}
+            for function, call in calls.items():
                 for mode in ("force_custom_plan", "force_generic_plan"):
                     first_by_owner = {}
                     for owner, rows in (("small", args.small), ("large", args.large)):

@@ -181,3 +181,27 @@ def test_an_unknown_status_is_refused_before_the_role_is_looked_at(db, alice):
     with caller(db, alice), raises_sqlstate("SRP51") as info:
         db.execute("select * from api.set_order_status(%s, 'done')", [order])
     assert all(s in str(info.value) for s in STATUSES)
+
+
+@pytest.mark.parametrize("plans", ["force_generic_plan", "force_custom_plan"])
+@pytest.mark.parametrize("page", ["first", "deep"])
+def test_a_page_reads_only_its_own_rows_whatever_else_the_table_holds(db, alice, bob, plans, page):
+    # Paging stays flat: the page's ids come from the (user_id, id) index, then only those rows are read.
+    # A plan that walks the primary key past Bob's newer orders, or reads all of Alice's to sort them,
+    # fetches hundreds of rows for a page of ten.
+    db.execute("insert into public.orders (user_id, description) select %s, 'old' from generate_series(1, 300)",
+               [alice])
+    db.execute("insert into public.orders (user_id, description) select %s, 'new' from generate_series(1, 300)",
+               [bob])
+    before = None if page == "first" else one(
+        db, "select id from public.orders where user_id = %s order by id offset 20 limit 1", [alice])[0]
+    read = ("select seq_tup_read + idx_tup_fetch from pg_stat_xact_user_tables"
+            " where relid = 'public.orders'::regclass")
+    with caller(db, alice):
+        db.execute("select set_config('plan_cache_mode', %s, true)", [plans])
+        db.execute("set local enable_seqscan = off")  # a tiny table: the planner would rather read it all
+        already = one(db, read)[0]
+        rows = db.execute("select id from api.list_orders(null, %s, 10)", [before]).fetchall()
+        fetched = one(db, read)[0] - already
+    assert len(rows) == 10
+    assert fetched <= 2 * len(rows)  # the ids, then the page's rows
