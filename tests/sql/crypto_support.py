@@ -106,3 +106,20 @@ def reencrypt(db_dsn: str, batch_size: int = 100, master_key: str = MASTER_KEY, 
 def key_status(db: psycopg.Connection) -> dict[int, dict[str, object]]:
     with caller(db, None, "admin", None), db.cursor(row_factory=dict_row) as cur:
         return {r["id"]: r for r in cur.execute("select * from api.key_status()")}
+
+
+def rows_read_by_page(db: psycopg.Connection, user: int, table: str, call: str, before: int | None,
+                      plans: str) -> tuple[int, int]:
+    """(rows returned, rows of `table` read) by one listing call as `user`, under `plans` (plan_cache_mode).
+
+    The paging tests bound the second by the first, which catches a plan that reads more than the page
+    without timing anything. Sequential scans are off: on a tiny table the planner would rather read it all.
+    """
+    read = ("select seq_tup_read + idx_tup_fetch from pg_stat_xact_user_tables"
+            " where relid = %s::regclass")
+    with caller(db, user):
+        db.execute("select set_config('plan_cache_mode', %s, true)", [plans])
+        db.execute("set local enable_seqscan = off")
+        already = one(db, read, [table])[0]
+        returned = len(db.execute(call, [before]).fetchall())
+        return returned, one(db, read, [table])[0] - already

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tests.sql.crypto_support import MASTER_KEY, caller, ensure_key, one, raises_sqlstate
+from tests.sql.crypto_support import MASTER_KEY, caller, ensure_key, one, raises_sqlstate, rows_read_by_page
 
 
 def create(db: psycopg.Connection, user: int, title: str, content: str | None = "c") -> int:
@@ -117,3 +117,19 @@ def test_through_the_api_login_path_a_user_reads_their_note_and_another_gets_not
     entry = request("carol", "select id from api.create_entry('mine', 'carol only')", [])[0][0]
     assert request("carol", "select content from api.get_entry(%s)", [entry]) == [("carol only",)]
     assert request("dave", "select content from api.get_entry(%s)", [entry]) == []
+
+
+@pytest.mark.parametrize("plans", ["force_generic_plan", "force_custom_plan"])
+@pytest.mark.parametrize("page", ["first", "deep"])
+def test_a_page_reads_only_its_own_rows_whatever_else_the_table_holds(db, alice, bob, plans, page):
+    # As for orders (tests/sql/test_orders.py): Alice's old notes beside Bob's newer ones.
+    key = ensure_key(db)
+    for user in (alice, bob):
+        db.execute("insert into public.entries (user_id, title, content_enc, content_key_id)"
+                   " select %s, 'n', '\\x00', %s from generate_series(1, 300)", [user, key])
+    before = None if page == "first" else one(
+        db, "select id from public.entries where user_id = %s order by id offset 20 limit 1", [alice])[0]
+    returned, read = rows_read_by_page(db, alice, "public.entries", "select id from api.list_entries(%s, 10)",
+                                       before, plans)
+    assert returned == 10
+    assert read <= 2 * returned  # the ids, then the page's rows
