@@ -1,0 +1,41 @@
+"""The Logs tab: events newest first, filtered by level, component and user; admins and auditors see
+everyone's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gui.controllers import Controller
+from gui.views.logs import LogsView
+
+
+class LogsController(Controller):
+    refresh_event = "<<RefreshLogs>>"
+
+    def __init__(self, app: Any, view: LogsView) -> None:
+        super().__init__(app)
+        self._view = view
+        view.bind("<<RefreshLogs>>", lambda _e: self.load_logs())
+
+    @property
+    def view(self) -> LogsView:
+        return self._view
+
+    def shown(self) -> None:
+        self.load_logs()
+
+    def began(self, me: dict[str, Any], previous: str | None) -> None:
+        self._view.scope.configure(text="Everyone's events" if me.get("role") in ("admin", "auditor")
+                                   else "Your events")
+
+    def forget(self) -> None:
+        self._view.forget()
+
+    def load_logs(self) -> None:
+        if self.client.session is None:
+            return
+        view = self._view
+        chosen = view.filters()
+        self.run("list logs", self.client.list_logs, chosen["level"], component=chosen["component"],
+                 user=chosen["user"], api_calls=chosen["api_calls"],
+                 done=lambda answer: view.show_logs(answer[0]), message=view.message, retry=self.load_logs)
