@@ -16,7 +16,7 @@
 -- oldest row's month to three months ahead, plus a default partition so that an insert never fails for
 -- want of a month; audit.ensure_partitions() keeps creating months ahead.
 --
--- Foreign keys: the audit requirement wins over the seed where they fight (DESIGN §2):
+-- Foreign keys: the audit requirement wins over the seed where they fight (README, "The tables"):
 --   logs.user_id        -> users(id)    NO ACTION, as the seed. Users are disabled (is_active = false),
 --                                       never deleted: deleting a user whom a log row names is refused.
 --   order_logs.order_id -> orders(id)   was ON DELETE CASCADE, now NO ACTION. Orders are cancelled, never
