@@ -507,26 +507,26 @@ class ApiClient:
             rows.extend(more)
         return Rows(rows[:max_rows])
 
-    # -- notes (entries) ----------------------------------------------------------------------------
+    # -- entries (secure notes) ----------------------------------------------------------------------
 
-    def list_notes(self) -> Rows:
-        """The caller's notes: titles and dates, never the (encrypted) content."""
+    def list_entries(self) -> Rows:
+        """The caller's entries (secure notes): titles and dates, never the (encrypted) content."""
         return _items(self.call("GET", "/entries"))[0]
 
-    def get_note(self, note_id: int) -> Json:
-        """One note with its content decrypted (only in the returned object)."""
-        return self.call("GET", f"/entries/{note_id}")
+    def get_entry(self, entry_id: int) -> Json:
+        """One entry with its content decrypted (only in the returned object)."""
+        return self.call("GET", f"/entries/{entry_id}")
 
-    def create_note(self, title: str, content: str, idempotency_key: str | None = None) -> Json:
-        """Save a note; its content is encrypted in the database."""
+    def create_entry(self, title: str, content: str, idempotency_key: str | None = None) -> Json:
+        """Save an entry (a secure note); its content is encrypted in the database."""
         return self.call("POST", "/entries", json={"title": title, "content": content},
                          idempotency_key=idempotency_key or new_idempotency_key())
 
-    def update_note(self, note_id: int, title: str, content: str) -> Json:
-        return self.call("PUT", f"/entries/{note_id}", json={"title": title, "content": content})
+    def update_entry(self, entry_id: int, title: str, content: str) -> Json:
+        return self.call("PUT", f"/entries/{entry_id}", json={"title": title, "content": content})
 
-    def delete_note(self, note_id: int) -> None:
-        self.call("DELETE", f"/entries/{note_id}")
+    def delete_entry(self, entry_id: int) -> None:
+        self.call("DELETE", f"/entries/{entry_id}")
 
     # -- password vault -----------------------------------------------------------------------------
 

@@ -18,16 +18,16 @@ from typing import Any
 from api.client import ApiClient
 from gui.controllers import Controller
 from gui.controllers.admin import AdminController
+from gui.controllers.entries import EntriesController
 from gui.controllers.logs import LogsController
-from gui.controllers.notes import NotesController
 from gui.controllers.orders import OrdersController
 from gui.controllers.passwords import CLIPBOARD_CLEAR_MS, PasswordsController
 from gui.controllers.session import SessionController
 from gui.requests import Requests
 from gui.views.admin import AdminView
+from gui.views.entries import EntriesView
 from gui.views.login import LoginDialog
 from gui.views.logs import LogsView
-from gui.views.notes import NotesView
 from gui.views.orders import OrderDialog, OrdersView
 from gui.views.passwords import PasswordsView
 from gui.views.statusbar import StatusBar
@@ -50,10 +50,10 @@ class Application(tk.Tk):
         self._style()
         self.notebook = ttk.Notebook(self)
         self.orders = OrdersView(self.notebook)
-        self.notes = NotesView(self.notebook)
+        self.entries = EntriesView(self.notebook)
         self.passwords = PasswordsView(self.notebook)
         self.logs = LogsView(self.notebook)
-        for view, title in ((self.orders, "Orders"), (self.notes, "Notes"), (self.passwords, "Passwords"),
+        for view, title in ((self.orders, "Orders"), (self.entries, "Notes"), (self.passwords, "Passwords"),
                             (self.logs, "Logs")):
             self.notebook.add(view, text=title, underline=0)
         self.notebook.enable_traversal()
@@ -65,11 +65,11 @@ class Application(tk.Tk):
         self.requests = Requests(self.worker, self.client, self.status, self.login_dialog.message,
                                  session_ended=lambda reason: self.session.relogin(reason))
         self.orders_controller = OrdersController(self, self.orders)
-        self.notes_controller = NotesController(self, self.notes)
+        self.entries_controller = EntriesController(self, self.entries)
         self.passwords_controller = PasswordsController(self, self.passwords, clipboard_clear_ms)
         self.logs_controller = LogsController(self, self.logs)
         self.admin_controller = AdminController(self)
-        self.tabs: list[Controller] = [self.orders_controller, self.notes_controller, self.passwords_controller,
+        self.tabs: list[Controller] = [self.orders_controller, self.entries_controller, self.passwords_controller,
                                        self.logs_controller, self.admin_controller]
         self.session = SessionController(self, self.login_dialog, self.tabs)
 

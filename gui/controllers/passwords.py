@@ -83,7 +83,7 @@ class PasswordsController(Controller):
             self._clipboard_value = None
 
     def copy_saved_password(self) -> None:
-        chosen = self._view.selected_entry()
+        chosen = self._view.selected_item()
         if chosen is not None and chosen in self._saved:
             self.copy_secret(self._saved[chosen])
 
@@ -91,21 +91,21 @@ class PasswordsController(Controller):
         view = self._view
         if view.save.is_busy:
             return
-        entry = view.saved_login()
-        if not entry["website"] or not entry["password"]:
+        item = view.saved_login()
+        if not item["website"] or not item["password"]:
             view.message.say("A site and a password are needed.", error=True)
             return
-        key = self._draft.key_for(entry)
+        key = self._draft.key_for(item)
         view.save.set_busy(True)
 
         def saved(_: Any) -> None:
-            self._draft.confirmed(entry)
+            self._draft.confirmed(item)
             view.password.set_value("")
-            view.message.say(f"Saved the login for {entry['website']}.")
+            view.message.say(f"Saved the login for {item['website']}.")
             self.requests.client_event("INFO", "password saved")
             self.load_sites()
 
-        self.run("save password", self.client.save_password, entry["website"], entry["login"], entry["password"],
+        self.run("save password", self.client.save_password, item["website"], item["login"], item["password"],
                  key, done=saved, message=view.message, retry=self.save_password,
                  always=lambda: view.save.set_busy(False))
 
@@ -134,7 +134,7 @@ class PasswordsController(Controller):
 
     def delete_password(self) -> None:
         view = self._view
-        chosen = view.selected_entry()
+        chosen = view.selected_item()
         if chosen is None:
             return
 

@@ -111,6 +111,6 @@ class PasswordsView(ttk.Frame):
         self.table.fill((str(r["id"]), (r.get("website", ""), r.get("username", ""),
                                         "••••••••")) for r in rows)
 
-    def selected_entry(self) -> int | None:
+    def selected_item(self) -> int | None:
         chosen = self.table.selected()
         return int(chosen) if chosen is not None else None

@@ -57,12 +57,12 @@ def test_all_orders_walks_every_page(alice):
 
 
 def test_notes_vault_logs_and_account_resources(alice):
-    note = alice.create_note("plans", NOTE)
-    assert alice.get_note(note["id"])["content"] == NOTE
-    alice.update_note(note["id"], "plans v2", NOTE)
-    assert [n["title"] for n in alice.list_notes()] == ["plans v2"]
-    alice.delete_note(note["id"])
-    assert alice.list_notes() == []
+    note = alice.create_entry("plans", NOTE)
+    assert alice.get_entry(note["id"])["content"] == NOTE
+    alice.update_entry(note["id"], "plans v2", NOTE)
+    assert [n["title"] for n in alice.list_entries()] == ["plans v2"]
+    alice.delete_entry(note["id"])
+    assert alice.list_entries() == []
 
     generated = alice.generate_password(24, ["lower", "digits"], exclude_lookalikes=True)
     assert len(generated) == 24 and generated.isalnum()
@@ -119,14 +119,14 @@ def test_changing_the_password_keeps_this_client_logged_in_and_logout_everywhere
 def test_frames_have_typed_time_columns_and_vault_frames_no_secret(alice):
     order = alice.create_order("paper", encrypt=True)
     alice.set_order_status(order["id"], "cancelled")
-    alice.create_note("plans", NOTE)
+    alice.create_entry("plans", NOTE)
     alice.save_password("example.org", "alice@example.org", SECRET)
     orders = alice.all_orders().to_frame()
     assert list(orders.index) == [order["id"]]
     assert isinstance(orders["created_at"].dtype, pd.DatetimeTZDtype)
     history = alice.order_history(order["id"]).to_frame()
     assert list(history["action"]) == ["created", "status_changed"]
-    notes = alice.list_notes().to_frame()
+    notes = alice.list_entries().to_frame()
     assert list(notes["title"]) == ["plans"] and NOTE not in notes.to_string()
     sites = alice.list_sites().to_frame()
     assert "secret" not in sites.columns and SECRET not in sites.to_string()
@@ -162,9 +162,9 @@ def _reachable_strings(root: object, limit: int = 200_000) -> set[str]:
 
 def test_the_client_keeps_no_decrypted_secret_after_returning_it(alice):
     alice.save_password("example.org", "alice@example.org", SECRET)
-    note = alice.create_note("plans", NOTE)
+    note = alice.create_entry("plans", NOTE)
     looked_up = alice.lookup_password("example.org")
-    read = alice.get_note(note["id"])
+    read = alice.get_entry(note["id"])
     assert looked_up[0]["password"] == SECRET and read["content"] == NOTE
     del looked_up, read
     gc.collect()

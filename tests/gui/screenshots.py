@@ -88,16 +88,16 @@ def shoot(api: RealApi, out: Path) -> None:
     grab(app, robot, out / "order.png")
     robot.key("Escape")
     for key, name, ready in (
-            ("ctrl+2", "notes", lambda: app.notes.table.rows()),
+            ("ctrl+2", "notes", lambda: app.entries.table.rows()),
             ("ctrl+3", "passwords", lambda: app.passwords.table.rows()),
             ("ctrl+4", "logs", lambda: app.logs.table.rows()),
             ("ctrl+5", "admin", lambda: app.admin is not None and app.admin.users.rows())):
         robot.key(key)
         robot.wait(ready, f"the {name} tab")
         if name == "notes":
-            tree = app.notes.table.tree
+            tree = app.entries.table.tree
             robot.click(tree, at=robot.cell(tree, tree.get_children()[0], "title"))
-            robot.wait(lambda: app.notes.note_id is not None, "the note to open")
+            robot.wait(lambda: app.entries.entry_id is not None, "the note to open")
         if name == "passwords":
             robot.click(app.passwords.generate)
             robot.wait(lambda: app.passwords.password.get_value(), "a generated password")

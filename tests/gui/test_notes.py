@@ -15,7 +15,7 @@ def test_a_note_is_saved_encrypted_reopened_edited_and_deleted_after_confirmatio
     real_api.register("ana")
     app, robot = open_app(real_api.url)
     log_in(app, robot, "ana", PASSWORD)
-    notes = app.notes
+    notes = app.entries
     robot.key("ctrl+2")
     robot.wait(lambda: app.worker.busy == 0, "the notes list")
 
@@ -28,7 +28,7 @@ def test_a_note_is_saved_encrypted_reopened_edited_and_deleted_after_confirmatio
     robot.type(notes.content, ", side door 0815")
     robot.key("ctrl+s")
     robot.wait(lambda: "Saved" in notes.message.text and app.worker.busy == 0, "the edit to be saved")
-    reread = real_api.call("GET", f"/entries/{notes.note_id}", real_api.tokens("ana")).json()
+    reread = real_api.call("GET", f"/entries/{notes.entry_id}", real_api.tokens("ana")).json()
     robot.click(notes.delete)
     robot.wait(lambda: notes.confirm is not None and notes.confirm.winfo_viewable(), "the confirmation")
     robot.click(notes.confirm.yes)

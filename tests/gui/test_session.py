@@ -133,12 +133,12 @@ def test_after_logout_the_next_user_sees_nothing_of_the_previous_one(real_api: R
     robot.key("Return")
     robot.wait(lambda: p.message.text, "the miss")
     robot.key("ctrl+2")
-    robot.type(app.notes.title, "ana's plans")
-    robot.click(app.notes.save)
-    robot.wait(lambda: app.notes.message.text and app.notes.table.rows(), "the saved note")
+    robot.type(app.entries.title, "ana's plans")
+    robot.click(app.entries.save)
+    robot.wait(lambda: app.entries.message.text and app.entries.table.rows(), "the saved note")
     robot.key("ctrl+1")
     robot.type(app.orders.description, "ana's half-typed order")
-    before = (p.site.get_value(), app.notes.message.text, app.orders.description.get_value())
+    before = (p.site.get_value(), app.entries.message.text, app.orders.description.get_value())
 
     robot.key("ctrl+l")
     robot.wait(lambda: app.login_dialog.winfo_viewable(), "the login dialog")
@@ -147,8 +147,8 @@ def test_after_logout_the_next_user_sees_nothing_of_the_previous_one(real_api: R
 
     assert all(before)
     assert (p.site.get_value(), p.login.get_value(), p.lookup_site.get_value(), p.message.text) == ("", "", "", "")
-    assert p.table.rows() == [] and app.notes.table.rows() == []
-    assert (app.notes.title.get_value(), app.notes.message.text) == ("", "")
+    assert p.table.rows() == [] and app.entries.table.rows() == []
+    assert (app.entries.title.get_value(), app.entries.message.text) == ("", "")
     assert (app.orders.description.get_value(), app.orders.message.text) == ("", "")
 
 
