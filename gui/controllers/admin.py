@@ -3,17 +3,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.reencryption import Plan, Step
 from gui.controllers import Controller
 from gui.views.admin import AdminView
 
+if TYPE_CHECKING:
+    from gui.app import Application
+
 
 class AdminController(Controller):
     refresh_event = "<<RefreshAdmin>>"
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Application) -> None:
         super().__init__(app)
         self._view: AdminView | None = None
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.client import Draft
 from gui.controllers import Controller
 from gui.views.entries import EntriesView
 
+if TYPE_CHECKING:
+    from gui.app import Application
+
 
 class EntriesController(Controller):
     refresh_event = "<<RefreshEntries>>"
 
-    def __init__(self, app: Any, view: EntriesView) -> None:
+    def __init__(self, app: Application, view: EntriesView) -> None:
         super().__init__(app)
         self._view = view
         self._draft = Draft()

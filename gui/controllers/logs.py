@@ -3,16 +3,19 @@ everyone's."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gui.controllers import Controller
 from gui.views.logs import LogsView
+
+if TYPE_CHECKING:
+    from gui.app import Application
 
 
 class LogsController(Controller):
     refresh_event = "<<RefreshLogs>>"
 
-    def __init__(self, app: Any, view: LogsView) -> None:
+    def __init__(self, app: Application, view: LogsView) -> None:
         super().__init__(app)
         self._view = view
         view.bind("<<RefreshLogs>>", lambda _e: self.load_logs())

@@ -3,11 +3,14 @@ status; an admin's list names each order's owner."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.client import Draft
 from gui.controllers import Controller
 from gui.views.orders import OrderDialog, OrdersView
+
+if TYPE_CHECKING:
+    from gui.app import Application
 
 ORDERS_PER_PAGE = 20
 
@@ -15,7 +18,7 @@ ORDERS_PER_PAGE = 20
 class OrdersController(Controller):
     refresh_event = "<<RefreshOrders>>"
 
-    def __init__(self, app: Any, view: OrdersView) -> None:
+    def __init__(self, app: Application, view: OrdersView) -> None:
         super().__init__(app)
         self._view = view
         self.dialog: OrderDialog | None = None

@@ -4,11 +4,14 @@ site, list and delete saved logins."""
 from __future__ import annotations
 
 import tkinter as tk
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.client import Draft
 from gui.controllers import Controller
 from gui.views.passwords import PasswordsView
+
+if TYPE_CHECKING:
+    from gui.app import Application
 
 CLIPBOARD_CLEAR_MS = 30_000
 
@@ -16,7 +19,7 @@ CLIPBOARD_CLEAR_MS = 30_000
 class PasswordsController(Controller):
     refresh_event = "<<RefreshSites>>"
 
-    def __init__(self, app: Any, view: PasswordsView, clipboard_clear_ms: int = CLIPBOARD_CLEAR_MS) -> None:
+    def __init__(self, app: Application, view: PasswordsView, clipboard_clear_ms: int = CLIPBOARD_CLEAR_MS) -> None:
         super().__init__(app)
         self._view = view
         self.clipboard_clear_ms = clipboard_clear_ms

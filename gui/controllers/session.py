@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import tkinter as tk
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gui.controllers import Controller
 from gui.views.login import LoginDialog
 
+if TYPE_CHECKING:
+    from gui.app import Application
+
 
 class SessionController(Controller):
-    def __init__(self, app: Any, dialog: LoginDialog, tabs: Sequence[Controller]) -> None:
+    def __init__(self, app: Application, dialog: LoginDialog, tabs: Sequence[Controller]) -> None:
         super().__init__(app)
         self._dialog = dialog
         self.tabs = tabs
