@@ -15,15 +15,12 @@ class Controller:
 
     refresh_event = ""  # the view's virtual event that F5 sends when this tab is in front
 
-    def __init__(self, app: Application) -> None:
+    def __init__(self, app: Application, view: Any) -> None:
         self.app = app
+        self.view = view  # the tab's view (the session's: the login dialog); None while the tab is not there
         self.client = app.client
         self.requests = app.requests
         self.run = app.requests.run
-
-    @property
-    def view(self) -> Any:
-        raise NotImplementedError
 
     def shown(self) -> None:
         """The tab came to the front while logged in."""

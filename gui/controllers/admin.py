@@ -17,12 +17,8 @@ class AdminController(Controller):
     refresh_event = "<<RefreshAdmin>>"
 
     def __init__(self, app: Application) -> None:
-        super().__init__(app)
-        self._view: AdminView | None = None
-
-    @property
-    def view(self) -> AdminView | None:
-        return self._view
+        super().__init__(app, None)
+        self.view: AdminView | None = None  # there only while an admin is logged in
 
     def began(self, me: dict[str, Any], previous: str | None) -> None:
         self.show(me.get("role") == "admin")
@@ -30,8 +26,8 @@ class AdminController(Controller):
     def show(self, admin: bool) -> None:
         """The tab is added for an admin and removed for anyone else."""
         notebook = self.app.notebook
-        if admin and self._view is None:
-            a = self._view = AdminView(notebook)
+        if admin and self.view is None:
+            a = self.view = AdminView(notebook)
             notebook.add(a, text="Admin", underline=0)
             a.bind("<<RefreshAdmin>>", lambda _e: self.load_admin())
             a.bind("<<RotateKey>>", lambda _e: self.rotate_key())
@@ -39,16 +35,16 @@ class AdminController(Controller):
             a.bind("<<RetireKey>>", lambda _e: self.retire_key())
             a.bind("<<UserAction>>", lambda _e: self.user_action())
             a.bind("<<SetRole>>", lambda _e: self.set_role())
-        elif not admin and self._view is not None:
-            notebook.forget(self._view)
-            self._view.destroy()
-            self._view = None
+        elif not admin and self.view is not None:
+            notebook.forget(self.view)
+            self.view.destroy()
+            self.view = None
 
     def shown(self) -> None:
         self.load_admin()
 
     def load_admin(self) -> None:
-        admin = self._view
+        admin = self.view
         if admin is None:
             return
         self.run("list keys", self.client.list_keys, done=admin.show_keys, message=admin.message,
@@ -56,7 +52,7 @@ class AdminController(Controller):
         self.run("list users", self.client.list_users, done=admin.show_users, message=admin.message)
 
     def rotate_key(self) -> None:
-        admin = self._view
+        admin = self.view
         if admin is None:
             return
         admin.rotate.set_busy(True)
@@ -72,7 +68,7 @@ class AdminController(Controller):
 
     def reencrypt(self) -> None:
         """One batch per request, as api/reencryption.py's Plan says, moving the progress bar after each."""
-        admin = self._view
+        admin = self.view
         if admin is None or admin.reencrypt.is_busy:
             return
         admin.reencrypt.set_busy(True)
@@ -99,7 +95,7 @@ class AdminController(Controller):
         submit()
 
     def retire_key(self) -> None:
-        admin = self._view
+        admin = self.view
         key = admin.selected_key() if admin else None
         if admin is None or key is None:
             return
@@ -108,7 +104,7 @@ class AdminController(Controller):
                  message=admin.message)
 
     def user_action(self) -> None:
-        admin = self._view
+        admin = self.view
         user = admin.selected_user() if admin else None
         if admin is None or user is None:
             if admin is not None:
@@ -120,7 +116,7 @@ class AdminController(Controller):
                  message=admin.message)
 
     def set_role(self) -> None:
-        admin = self._view
+        admin = self.view
         user = admin.selected_user() if admin else None
         if admin is None or user is None:
             return

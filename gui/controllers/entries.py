@@ -16,8 +16,7 @@ class EntriesController(Controller):
     refresh_event = "<<RefreshEntries>>"
 
     def __init__(self, app: Application, view: EntriesView) -> None:
-        super().__init__(app)
-        self._view = view
+        super().__init__(app, view)
         self._draft = Draft()
         view.bind("<<RefreshEntries>>", lambda _e: self.load_entries())
         view.bind("<<OpenEntry>>", lambda _e: self.open_entry())
@@ -25,30 +24,26 @@ class EntriesController(Controller):
         view.bind("<<SaveEntry>>", lambda _e: self.save_entry())
         view.bind("<<DeleteEntry>>", lambda _e: self.delete_entry())
 
-    @property
-    def view(self) -> EntriesView:
-        return self._view
-
     def shown(self) -> None:
         self.load_entries()
 
     def forget(self) -> None:
-        self._view.forget()
+        self.view.forget()
         self._draft = Draft()
 
     def load_entries(self) -> None:
-        self.run("list entries", self.client.list_entries, done=self._view.show_list, message=self._view.message,
+        self.run("list entries", self.client.list_entries, done=self.view.show_list, message=self.view.message,
                  retry=self.load_entries)
 
     def open_entry(self) -> None:
-        entry_id = self._view.selected_entry()
-        if entry_id is None or entry_id == self._view.entry_id:
+        entry_id = self.view.selected_entry()
+        if entry_id is None or entry_id == self.view.entry_id:
             return
-        self.run("open entry", self.client.get_entry, entry_id, done=self._view.show_entry,
-                 message=self._view.message, retry=self.open_entry)
+        self.run("open entry", self.client.get_entry, entry_id, done=self.view.show_entry,
+                 message=self.view.message, retry=self.open_entry)
 
     def save_entry(self) -> None:
-        view = self._view
+        view = self.view
         if view.save.is_busy:
             return
         title, content = view.values()
@@ -74,7 +69,7 @@ class EntriesController(Controller):
                      message=view.message, always=lambda: view.save.set_busy(False))
 
     def delete_entry(self) -> None:
-        view = self._view
+        view = self.view
         if view.entry_id is None:
             return
         entry_id = view.entry_id

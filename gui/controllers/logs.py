@@ -16,28 +16,23 @@ class LogsController(Controller):
     refresh_event = "<<RefreshLogs>>"
 
     def __init__(self, app: Application, view: LogsView) -> None:
-        super().__init__(app)
-        self._view = view
+        super().__init__(app, view)
         view.bind("<<RefreshLogs>>", lambda _e: self.load_logs())
-
-    @property
-    def view(self) -> LogsView:
-        return self._view
 
     def shown(self) -> None:
         self.load_logs()
 
     def began(self, me: dict[str, Any], previous: str | None) -> None:
-        self._view.scope.configure(text="Everyone's events" if me.get("role") in ("admin", "auditor")
+        self.view.scope.configure(text="Everyone's events" if me.get("role") in ("admin", "auditor")
                                    else "Your events")
 
     def forget(self) -> None:
-        self._view.forget()
+        self.view.forget()
 
     def load_logs(self) -> None:
         if self.client.session is None:
             return
-        view = self._view
+        view = self.view
         chosen = view.filters()
         self.run("list logs", self.client.list_logs, chosen["level"], component=chosen["component"],
                  user=chosen["user"], api_calls=chosen["api_calls"],

@@ -19,8 +19,7 @@ class OrdersController(Controller):
     refresh_event = "<<RefreshOrders>>"
 
     def __init__(self, app: Application, view: OrdersView) -> None:
-        super().__init__(app)
-        self._view = view
+        super().__init__(app, view)
         self.dialog: OrderDialog | None = None
         self._draft = Draft()
         self._cursors: list[str | None] = [None]
@@ -31,40 +30,36 @@ class OrdersController(Controller):
         view.bind("<<PreviousPage>>", lambda _e: self.load_orders(max(self._page - 1, 0)))
         view.bind("<<OpenOrder>>", lambda _e: self.open_order())
 
-    @property
-    def view(self) -> OrdersView:
-        return self._view
-
     def new_order(self) -> None:
-        self.app.notebook.select(self._view)
-        self._view.description.focus_set()
+        self.app.notebook.select(self.view)
+        self.view.description.focus_set()
 
     def began(self, me: dict[str, Any], previous: str | None) -> None:
         admin = me.get("role") == "admin"
-        self._view.show_owner(admin)
+        self.view.show_owner(admin)
         if admin:  # an admin sees everyone's orders: the owner column shows names, from the users list
             def named(users: list[dict[str, Any]]) -> None:
-                self._view.owners = {int(u["user_id"]): str(u["username"]) for u in users}
+                self.view.owners = {int(u["user_id"]): str(u["username"]) for u in users}
                 self.load_orders(self._page)
 
-            self.run("list users", self.client.list_users, done=named, message=self._view.message)
+            self.run("list users", self.client.list_users, done=named, message=self.view.message)
         if previous != me.get("username"):
             self.load_orders(0)
         self.run("order statuses", self.client.order_statuses, quiet=True,
-                 done=lambda rows: self._view.offer_statuses([str(r["status"]) for r in rows
+                 done=lambda rows: self.view.offer_statuses([str(r["status"]) for r in rows
                                                               if r.get("may_create")]))
 
     def forget(self) -> None:
-        self._view.forget()
-        self._view.owners = {}
-        self._view.show_owner(False)
+        self.view.forget()
+        self.view.owners = {}
+        self.view.show_owner(False)
         self._draft = Draft()
         self._cursors, self._page = [None], 0
         if self.dialog is not None and self.dialog.winfo_exists():
             self.dialog.destroy()
 
     def submit_order(self) -> None:
-        view = self._view
+        view = self.view
         if view.submit.is_busy:
             return  # the first click's request is on its way; this one would be the same order
         form = view.form()
@@ -103,13 +98,13 @@ class OrdersController(Controller):
             del self._cursors[page + 1:]
             if next_cursor:
                 self._cursors.append(next_cursor)
-            self._view.show_orders(rows, page, has_next=next_cursor is not None)
+            self.view.show_orders(rows, page, has_next=next_cursor is not None)
 
-        self.run("list orders", self.client.list_orders, self._view.status_filter(), ORDERS_PER_PAGE, cursor,
-                 done=shown, message=self._view.message, retry=lambda: self.load_orders(page))
+        self.run("list orders", self.client.list_orders, self.view.status_filter(), ORDERS_PER_PAGE, cursor,
+                 done=shown, message=self.view.message, retry=lambda: self.load_orders(page))
 
     def open_order(self) -> None:
-        order_id = self._view.selected_order()
+        order_id = self.view.selected_order()
         if order_id is None:
             return
 
@@ -123,12 +118,12 @@ class OrdersController(Controller):
             dialog.bind("<<ChangeStatus>>", lambda _e: self.change_status(dialog))
             dialog.bind("<Destroy>", lambda e: self._dialog_closed() if e.widget is dialog else None)
 
-        self.run("open order", fetch, done=opened, message=self._view.message, retry=self.open_order)
+        self.run("open order", fetch, done=opened, message=self.view.message, retry=self.open_order)
 
     def _dialog_closed(self) -> None:
         """Closing the order dialog gives the keyboard back to the orders table (else it goes nowhere)."""
         self.dialog = None
-        tree = self._view.table.tree
+        tree = self.view.table.tree
         if tree.winfo_exists():
             tree.focus_set()
 

@@ -20,8 +20,7 @@ class PasswordsController(Controller):
     refresh_event = "<<RefreshSites>>"
 
     def __init__(self, app: Application, view: PasswordsView, clipboard_clear_ms: int = CLIPBOARD_CLEAR_MS) -> None:
-        super().__init__(app)
-        self._view = view
+        super().__init__(app, view)
         self.clipboard_clear_ms = clipboard_clear_ms
         self._clipboard_value: str | None = None
         self._saved: dict[int, str] = {}
@@ -34,20 +33,16 @@ class PasswordsController(Controller):
         view.bind("<<RefreshSites>>", lambda _e: self.load_sites())
         view.bind("<<DeletePassword>>", lambda _e: self.delete_password())
 
-    @property
-    def view(self) -> PasswordsView:
-        return self._view
-
     def shown(self) -> None:
         self.load_sites()
 
     def forget(self) -> None:
-        self._view.forget()
+        self.view.forget()
         self._saved.clear()
         self._draft = Draft()
 
     def generate_password(self) -> None:
-        view = self._view
+        view = self.view
         length, classes, exclude = view.generator_options()
         if not classes:
             view.message.say("Pick at least one kind of character.", error=True)
@@ -64,7 +59,7 @@ class PasswordsController(Controller):
     def copy_secret(self, secret: str) -> None:
         """Put a secret on the clipboard, and take it off again after a while unless replaced meanwhile."""
         if not secret:
-            self._view.message.say("Nothing to copy.", error=True)
+            self.view.message.say("Nothing to copy.", error=True)
             return
         app = self.app
         app.clipboard_clear()
@@ -72,7 +67,7 @@ class PasswordsController(Controller):
         self._clipboard_value = secret
         app.after(self.clipboard_clear_ms, lambda: self._clear_clipboard(secret))
         seconds = self.clipboard_clear_ms // 1000
-        self._view.message.say(f"Copied; the clipboard is cleared in {seconds} s.")
+        self.view.message.say(f"Copied; the clipboard is cleared in {seconds} s.")
 
     def _clear_clipboard(self, secret: str) -> None:
         app = self.app
@@ -86,12 +81,12 @@ class PasswordsController(Controller):
             self._clipboard_value = None
 
     def copy_saved_password(self) -> None:
-        chosen = self._view.selected_item()
+        chosen = self.view.selected_item()
         if chosen is not None and chosen in self._saved:
             self.copy_secret(self._saved[chosen])
 
     def save_password(self) -> None:
-        view = self._view
+        view = self.view
         if view.save.is_busy:
             return
         item = view.saved_login()
@@ -114,10 +109,10 @@ class PasswordsController(Controller):
 
     def _show_saved(self, rows: list[dict[str, Any]]) -> None:
         self._saved = {int(r["id"]): str(r["password"]) for r in rows if r.get("password")}
-        self._view.show_rows(rows)
+        self.view.show_rows(rows)
 
     def lookup_password(self) -> None:
-        view = self._view
+        view = self.view
         site = view.lookup_site.get_value()
         if not site:
             self.load_sites()
@@ -132,11 +127,11 @@ class PasswordsController(Controller):
                  retry=self.lookup_password, missing=lambda: self._show_saved([]))  # not the last site's rows
 
     def load_sites(self) -> None:
-        self.run("list sites", self.client.list_sites, done=self._show_saved, message=self._view.message,
+        self.run("list sites", self.client.list_sites, done=self._show_saved, message=self.view.message,
                  retry=self.load_sites)
 
     def delete_password(self) -> None:
-        view = self._view
+        view = self.view
         chosen = view.selected_item()
         if chosen is None:
             return

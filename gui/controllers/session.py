@@ -16,8 +16,7 @@ if TYPE_CHECKING:
 
 class SessionController(Controller):
     def __init__(self, app: Application, dialog: LoginDialog, tabs: Sequence[Controller]) -> None:
-        super().__init__(app)
-        self._dialog = dialog
+        super().__init__(app, dialog)
         self.tabs = tabs
         self.me: dict[str, Any] = {}
         self._refreshing = False
@@ -26,17 +25,11 @@ class SessionController(Controller):
         dialog.bind("<<Register>>", lambda _e: self.register())
         dialog.bind("<<Quit>>", lambda _e: app.quit_app())
 
-    @property
-    def view(self) -> LoginDialog:
-        return self._dialog
-
     def login(self) -> None:
-        d = self._dialog
-        username, password = d.credentials()
-        if not username or not password:
-            d.message.say("Enter your username and password.", error=True)
+        d = self.view
+        if (given := self._credentials("Enter your username and password.")) is None:
             return
-        d.set_busy(True)
+        username, password = given
         d.message.say("")
 
         def with_me() -> dict[str, Any]:
@@ -47,12 +40,10 @@ class SessionController(Controller):
                  background=True)
 
     def register(self) -> None:
-        d = self._dialog
-        username, password = d.credentials()
-        if not username or not password:
-            d.message.say("Choose a username and a password.", error=True)
+        d = self.view
+        if (given := self._credentials("Choose a username and a password.")) is None:
             return
-        d.set_busy(True)
+        username, password = given
 
         def created(_: Any) -> None:
             d.message.say("Account created: logging in…")
@@ -61,13 +52,22 @@ class SessionController(Controller):
         self.run("register", self.client.register, username, password, d.email.get_value() or None, done=created,
                  message=d.message, always=lambda: d.set_busy(False), background=True)
 
+    def _credentials(self, missing: str) -> tuple[str, str] | None:
+        """The username and password typed, the dialog busy with them; or None, having said `missing`."""
+        username, password = self.view.credentials()
+        if not username or not password:
+            self.view.message.say(missing, error=True)
+            return None
+        self.view.set_busy(True)
+        return username, password
+
     def logged_in(self, me: dict[str, Any]) -> None:
         app = self.app
         previous = self.me.get("username")
         if previous and previous != me.get("username"):  # someone else took over after an expiry
             self.forget()
         self.me = me
-        self._dialog.hide()
+        self.view.hide()
         app.status.show_user(str(me.get("username", "")), str(me.get("role", "")))
         app.status.show_server(True)
         self.requests.client_event("INFO", "login")
@@ -91,11 +91,11 @@ class SessionController(Controller):
 
     def relogin(self, reason: str) -> None:
         """The session ended: the login dialog comes back over the window; everything typed stays."""
-        if self._dialog.shown:
+        if self.view.shown:
             return
         self.app.status.show_token(None)
         self._focus_before = self.app.focus_get()
-        self._dialog.show(reason)
+        self.view.show(reason)
 
     def logout(self) -> None:
         if self.client.session is None:
@@ -113,13 +113,13 @@ class SessionController(Controller):
             tab.forget()
         self.requests.forget()
         self._focus_before = None
-        self._dialog.password.set_value("")
+        self.view.password.set_value("")
 
     def _logged_out(self) -> None:
         self.me = {}
         self.app.status.show_user("", "")
         self.app.admin_controller.show(False)
         self.forget()
-        self._dialog.heading.configure(text="Log in to Strongroom")
-        self._dialog.message.say("")
-        self._dialog.show()
+        self.view.heading.configure(text="Log in to Strongroom")
+        self.view.message.say("")
+        self.view.show()
