@@ -86,6 +86,12 @@ def test_a_wrong_master_key_fails_in_one_line_and_changes_nothing(db, cli_env, a
     assert one(db, "select count(*) from aes_keys")[0] == 1
 
 
+def default_sigint() -> None:
+    """Ctrl-C as a terminal gives it: a suite started in the background by a non-interactive shell ignores
+    SIGINT, children inherit that, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_during_reencrypt_leaves_every_row_readable_and_a_second_run_finishes(db, connect, cli_env, alice):
     ensure_key(db)
     with caller(db, None, "admin"):
@@ -99,6 +105,7 @@ def test_ctrl_c_during_reencrypt_leaves_every_row_readable_and_a_second_run_fini
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
     for _ in range(1000):
         waiting = one(
