@@ -67,7 +67,8 @@ $$;
 comment on function audit.row_hash(text, jsonb) is
     'SHA-256 of a log row (or seal block) given as jsonb (to_jsonb(row) with TimeZone UTC and bytea_output '
     'hex): the table name, length-prefixed, then the non-null columns as canonical jsonb text. Null columns '
-    'are left out, so adding a nullable column to a log table does not change the hash of existing rows.';
+    'are left out, so adding a nullable column to a log table does not change the hash of existing rows. '
+    'It has no SET clause so that verify() and block_hash() can inline it (their search_path is empty).';
 
 create or replace function audit.block_hash(p_block audit.seal_blocks)
 returns bytea

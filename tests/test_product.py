@@ -117,6 +117,10 @@ def test_the_wheel_carries_sql_and_migrations_and_no_tests_package(installed):
     assert any(n.startswith("api/postgres/migrations/") and n.endswith(".rollback.sql") for n in names)
     assert not [n for n in names if n.split("/")[0] == "tests"], "the wheel installs a package named tests"
     assert "api/postgres/sql/90_grants.sql" in listed
+    # Every package of the checkout travels (pyproject lists them one by one).
+    modules = {str(path.relative_to(CHECKOUT))
+               for folder in ("api", "gui") for path in (CHECKOUT / folder).rglob("*.py")}
+    assert sorted(modules - set(names)) == []
 
 
 class Serving:
