@@ -38,7 +38,7 @@ $$;
 comment on function private.check_field_text(text, text, integer, boolean) is
     'Input policy for text arguments: required and length, with a message naming the field (SRP50).';
 
--- The page size of the api functions that list (orders, entries).
+-- The page size of the api functions that list (orders, entries, vault items).
 create or replace function private.check_page_limit(p_limit integer) returns void
 language plpgsql immutable
 set search_path = ''

@@ -98,23 +98,38 @@ comment on function api.save_vault_item(text, text, text, text) is
     'Saves a login for a site (site and login again: replaces the secret and notes). Everything is encrypted.';
 
 drop function if exists api.list_vault_sites();
-create function api.list_vault_sites()
+drop function if exists api.list_vault_sites(integer, integer);
+create function api.list_vault_sites(p_before_id integer default null, p_limit integer default 50)
 returns table (id integer, site text, login text, created_at timestamp, updated_at timestamp)
 language plpgsql volatile
 security definer  -- decrypting needs the wrapped keys in aes_keys
 set search_path = ''
 as $$
+-- Paging stays flat, as for orders and notes (api.list_entries): the page's ids come from the
+-- (user_id, id) index alone, then only those rows are read and decrypted. Sites are stored encrypted, so
+-- no index can order by them: the list is by id, newest first (an item keeps its id when its password is
+-- replaced).
 declare
     v_user integer := private.require_caller();
+    -- A variable, not coalesce() in the query: row-level security lets only leakproof conditions into
+    -- the index scan ahead of its policy, and coalesce() does not count as one.
+    v_before integer := coalesce(p_before_id, 2147483647);
+    v_ids integer[];
 begin
+    perform private.check_page_limit(p_limit);
+    v_ids := array(select x.id from public.vault x where x.user_id = v_user and x.id < v_before
+                    order by x.id desc limit p_limit);
     return query
         select o.id, o.site, o.login, o.created_at, o.updated_at
-          from private.vault_out(array(select v.id from public.vault v where v.user_id = v_user), false) o
-         order by pg_catalog.lower(o.site), o.login, o.id;
+          from pg_catalog.unnest(v_ids) with ordinality as page (id, n)
+          join private.vault_out(v_ids, false) o on o.id = page.id
+         order by page.n;
 exception when external_routine_invocation_exception then
     perform private.raise_unreadable('a vault item');
 end $$;
-comment on function api.list_vault_sites() is 'The caller''s vault items (site and login, no secrets), by site.';
+comment on function api.list_vault_sites(integer, integer) is
+    'The caller''s vault items (site and login, no secrets), newest first; keyset pagination with p_before_id = '
+    'the last id seen. Reads and decrypts only the page''s rows.';
 
 drop function if exists api.lookup_vault(text);
 create function api.lookup_vault(p_site text)

@@ -27,6 +27,14 @@ declare
     c_per_minute constant integer := 60;
     v_user integer := private.caller_id();
     v_level text := pg_catalog.upper(p_level);
+    v_window_start timestamptz := pg_catalog.now() - interval '1 minute';
+    v_recent integer := 0;
+    v_seen integer;
+    v_before integer := 2147483647;
+    v_id integer;
+    v_at timestamptz;
+    v_action text;
+    v_actor integer;
 begin
     if v_user is null then
         raise exception 'no caller in this transaction' using errcode = 'SRA01';
@@ -53,13 +61,33 @@ begin
     end if;
     -- One counter per user: concurrent requests of the same user queue here, so the limit holds exactly.
     perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('strongroom.client_event'), v_user);
-    if (select pg_catalog.count(*) from public.logs as l
-        -- a client event's user is its actor (the insert below), so logs_user_id serves this count
-        where l.user_id = v_user and l.actor_id = v_user and l.action = 'client_event'
-          and l.logged_at > pg_catalog.now() - interval '1 minute') >= c_per_minute then
-        raise exception 'too many client events: at most % a minute', c_per_minute
-            using errcode = 'SRL90', hint = 'Send fewer events, or batch them into one message.';
-    end if;
+    -- The user's events newest first (logs_user_id: user_id, id), back to the first one older than the
+    -- window: what that reads is the user's last minute, however long their history. Ids follow the order
+    -- events were written, and a user's client events are written one after another under the lock above,
+    -- so none of the window's is behind an older one. A client event's user is its actor (the insert below).
+    -- In pages of 100 (a query without a limit is planned to read all the user's events and sort them);
+    -- `= any` and `order by l.user_id, l.id` as in api.list_logs, so that no plan walks the primary key.
+    <<pages>>
+    loop
+        v_seen := 0;
+        for v_id, v_at, v_action, v_actor in
+            select l.id, l.logged_at, l.action, l.actor_id from public.logs as l
+             where l.user_id = any (array[v_user]) and l.id < v_before
+             order by l.user_id desc, l.id desc limit 100
+        loop
+            exit pages when v_at <= v_window_start;
+            v_seen := v_seen + 1;
+            v_before := v_id;
+            if v_action = 'client_event' and v_actor = v_user then
+                v_recent := v_recent + 1;
+                if v_recent >= c_per_minute then
+                    raise exception 'too many client events: at most % a minute', c_per_minute
+                        using errcode = 'SRL90', hint = 'Send fewer events, or batch them into one message.';
+                end if;
+            end if;
+        end loop;
+        exit when v_seen < 100;
+    end loop;
     insert into public.logs (level, component, action, message, details, user_id)
     values (v_level, 'client:' || p_component, 'client_event', p_message, p_details, v_user);
 end
@@ -91,10 +119,36 @@ stable
 security definer  -- runtime roles do not read logs directly; this decides which rows they see
 set search_path = ''
 as $$
+-- Paging stays flat (as api.list_orders): a page costs the same first or deep, for a user with ten events
+-- or a million, whatever other users' events the log holds, under custom and generic plans alike. So the
+-- page's rows are picked first, by fixed statements whose conditions an index answers (no `v_all or ...`,
+-- no `p_before_id is null or ...`, which a generic plan can only filter by):
+--   everyone's (admin, auditor)   the primary key, newest first;
+--   one user's                    their events as subject (logs_user_id: user_id, id), merged with their
+--                                 events as actor about someone else, or about no one (logs_actor_id:
+--                                 actor_id, whether an API call, id), the API calls only when asked for.
+-- The two sets of one user are disjoint (the second holds only rows whose actor is not their user), so
+-- each gives at most a page, newest first, and the page is the newest of those. The other filters (level,
+-- component, action, time) are checked on the way: a filter few events pass reads further for its page.
+-- Then only the page's rows are read again, with the names.
 declare
     v_user integer := private.caller_id();
     v_all boolean := private.caller_role() in ('admin', 'auditor');
     v_named integer;
+    v_who integer;
+    v_whos integer[];
+    v_before bigint := coalesce(p_before_id, 9223372036854775807);
+    v_limit integer := greatest(1, least(coalesce(p_limit, 50), 500));
+    -- API-call records are one per request, so they are most of the log: left out unless asked for (or
+    -- filtered on by action or component).
+    v_api boolean := coalesce(p_api_calls, false) or p_action is not distinct from 'api_call'
+                     or p_component is not distinct from 'api';
+    v_level text := pg_catalog.upper(p_level);
+    -- Bounds, not `p_since is null or ...`: a time filter then also leaves out the months it cannot touch.
+    v_since timestamptz := coalesce(p_since, '-infinity');
+    v_until timestamptz := coalesce(p_until, 'infinity');
+    v_ids integer[];
+    v_ats timestamptz[];
 begin
     if v_user is null then
         raise exception 'no caller in this transaction' using errcode = 'SRA01';
@@ -106,36 +160,75 @@ begin
             return;
         end if;
     end if;
-    -- API-call records are one per request, so they are most of the log: left out unless asked for (or
-    -- filtered on by name). Their time is the request's (details.at), not when the batch was written.
-    -- Names are read through row-level security on users: a user sees their own, an admin every one.
+    v_who := case when v_all then v_named else v_user end;
+    if v_who is null then
+        select pg_catalog.array_agg(p.id order by p.id desc), pg_catalog.array_agg(p.logged_at order by p.id desc)
+          into v_ids, v_ats
+          from (select l.id, l.logged_at from public.logs as l
+                 where l.id < v_before and l.logged_at >= v_since and l.logged_at < v_until
+                   and (v_api or l.action is distinct from 'api_call')
+                   and (v_level is null or l.level = v_level) and (p_component is null or l.component = p_component)
+                   and (p_action is null or l.action = p_action)
+                 order by l.id desc limit v_limit) as p;
+    else
+        -- `= any (array[v_who])` and `order by <user or actor>, id`, not `= v_who` and `order by id`: the
+        -- primary key cannot give that order, so no plan walks it past other users' newer events, however
+        -- the planner guesses how many of them are this user's (an equality would make the first column
+        -- constant, and the primary key a candidate again). A btree gives the order for an `= any` on its
+        -- first column.
+        v_whos := array[v_who];
+        select pg_catalog.array_agg(p.id order by p.id desc), pg_catalog.array_agg(p.logged_at order by p.id desc)
+          into v_ids, v_ats
+          from (select s.id, s.logged_at from (
+                    (select l.id, l.logged_at from public.logs as l
+                      where l.user_id = any (v_whos) and l.id < v_before and l.logged_at >= v_since and l.logged_at < v_until
+                        and (v_api or l.action is distinct from 'api_call')
+                        and (v_named is null or l.user_id = v_named or l.actor_id = v_named)
+                        and (v_level is null or l.level = v_level) and (p_component is null or l.component = p_component)
+                        and (p_action is null or l.action = p_action)
+                      order by l.user_id desc, l.id desc limit v_limit)
+                    union all
+                    (select l.id, l.logged_at from public.logs as l
+                      where l.actor_id = any (v_whos) and l.actor_id is distinct from l.user_id
+                        and l.action is distinct from 'api_call'
+                        and l.id < v_before and l.logged_at >= v_since and l.logged_at < v_until
+                        and (v_named is null or l.user_id = v_named or l.actor_id = v_named)
+                        and (v_level is null or l.level = v_level) and (p_component is null or l.component = p_component)
+                        and (p_action is null or l.action = p_action)
+                      order by l.actor_id desc, l.id desc limit v_limit)
+                    union all
+                    (select l.id, l.logged_at from public.logs as l
+                      where v_api and l.actor_id = any (v_whos) and l.actor_id is distinct from l.user_id
+                        and l.action is not distinct from 'api_call'
+                        and l.id < v_before and l.logged_at >= v_since and l.logged_at < v_until
+                        and (v_named is null or l.user_id = v_named or l.actor_id = v_named)
+                        and (v_level is null or l.level = v_level) and (p_component is null or l.component = p_component)
+                        and (p_action is null or l.action = p_action)
+                      order by l.actor_id desc, l.id desc limit v_limit)
+                ) as s order by s.id desc limit v_limit) as p;
+    end if;
+    -- The page's rows by their whole primary key (id, logged_at): each is looked up in its own month only.
+    -- An API call's time is the request's (details.at), not when the batch was written. Names are read
+    -- through row-level security on users: a user sees their own, an admin every one.
     return query
     select l.id::bigint,
            case when l.action = 'api_call' then coalesce((l.details ->> 'at')::timestamptz, l.logged_at)
                 else l.logged_at end,
            l.logged_at, l.level::text, l.component::text, l.action, l.message, l.details,
            l.table_name, l.row_id, l.user_id, u.username::text, l.actor_id, a.username::text, l.request_id
-    from public.logs as l
+    from rows from (pg_catalog.unnest(v_ids), pg_catalog.unnest(v_ats)) with ordinality as page (id, logged_at, n)
+    join public.logs as l on l.id = page.id and l.logged_at = page.logged_at
     left join public.users as u on u.id = l.user_id
     left join public.users as a on a.id = l.actor_id
-    where (v_all or l.actor_id = v_user or l.user_id = v_user)
-      and (p_before_id is null or l.id < p_before_id)
-      and (p_level is null or l.level = pg_catalog.upper(p_level))
-      and (p_component is null or l.component = p_component)
-      and (p_action is null or l.action = p_action)
-      and (p_api_calls or l.action is distinct from 'api_call' or p_action = 'api_call' or p_component = 'api')
-      and (v_named is null or l.user_id = v_named or l.actor_id = v_named)
-      and (p_since is null or l.logged_at >= p_since)
-      and (p_until is null or l.logged_at < p_until)
-    order by l.id desc
-    limit greatest(1, least(coalesce(p_limit, 50), 500));
+    order by page.n;
 end
 $$;
 comment on function api.list_logs(bigint, integer, text, text, text, timestamptz, timestamptz, text, boolean) is
     'Log events, newest first: a user sees the events they caused or that are about them; admin and '
     'auditor see all. Filters: level, component, action, time, a user (p_username: their events as actor or '
     'subject). API-call records only with p_api_calls (or when asked for by action or component); their at '
-    'is the request''s time. Keyset pagination: pass the last id you got as p_before_id. At most 500 a page.';
+    'is the request''s time. Keyset pagination: pass the last id you got as p_before_id. At most 500 a page. '
+    'Reads only the page''s rows (and, with a filter, the rows it passes over).';
 
 -- API calls, recorded by the API process in batches -------------------------------------------------
 -- In schema audit, not api: no client calls it; the API process does, on its own connection as the

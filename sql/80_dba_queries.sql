@@ -145,14 +145,30 @@ comment on function audit.request_trail(text) is
 -- 5. The actions of one user over a period: what they did (actor), and what was done about them (user).
 create or replace function audit.user_activity(p_user_id integer, p_from timestamptz, p_to timestamptz)
 returns setof audit.audit_trail
-language sql stable security invoker set search_path = ''
+language plpgsql stable security invoker set search_path = ''
 as $$
-    select t.* from audit.audit_trail as t
-    -- actor_id = N or user_id = N, spelled so that each arm has its index: logs_user_id, and the partial
-    -- logs_actor_id, which holds only the rows whose actor differs from their user (migration 33).
-    where (t.user_id = p_user_id or (t.actor_id = p_user_id and t.actor_id is distinct from t.user_id))
-      and t.at >= p_from and t.at < p_to
-    order by t.at, t.source, t.id
+declare
+    v_lo integer;
+    v_hi integer;
+begin
+    -- logs' indexes by user hold ids, not times (they serve paging, migration 20261202_10), so the window
+    -- becomes a range of ids as well: every row written in the window's months (UTC, the partitions) has
+    -- an id between the lowest and the highest of those months, each found at one end of a primary key.
+    -- A range that holds every row of the window: the times are still checked, so nothing is guessed.
+    select pg_catalog.min(l.id), pg_catalog.max(l.id) into v_lo, v_hi from public.logs as l
+     where l.logged_at >= pg_catalog.date_trunc('month', p_from, 'UTC')
+       and l.logged_at < pg_catalog.date_trunc('month', p_to, 'UTC') + interval '1 month';
+    -- actor_id = N or user_id = N, spelled so that each arm has its index: logs_user_id (user_id, id), and
+    -- the partial logs_actor_id, which holds only the rows whose actor differs from their user (migration
+    -- 20261126_33). Planned for each call's values (EXECUTE): a generic plan knows neither the user nor
+    -- the window, and would weigh the user's rows against the whole window of everyone's.
+    return query execute
+        'select t.* from audit.audit_trail as t
+          where (t.user_id = $1 or (t.actor_id = $1 and t.actor_id is distinct from t.user_id))
+            and t.at >= $2 and t.at < $3 and (t.source <> ''logs'' or t.id between $4 and $5)
+          order by t.at, t.source, t.id'
+        using p_user_id, p_from, p_to, coalesce(v_lo, 0), coalesce(v_hi, -1);
+end
 $$;
 comment on function audit.user_activity(integer, timestamptz, timestamptz) is
     'What user N did, or what was done about them, in [p_from, p_to).';

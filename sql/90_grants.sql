@@ -62,7 +62,7 @@ grant execute on function
     api.update_entry(integer, text, text), api.delete_entry(integer),
     api.create_order(text, boolean, text), api.order_statuses(), api.list_orders(text, integer, integer), api.get_order(integer),
     api.set_order_status(integer, text),
-    api.save_vault_item(text, text, text, text), api.list_vault_sites(), api.lookup_vault(text),
+    api.save_vault_item(text, text, text, text), api.list_vault_sites(integer, integer), api.lookup_vault(text),
     api.delete_vault_item(integer),
     api.generate_password(integer, boolean, boolean, boolean, boolean, boolean)
 to strongroom_user, strongroom_admin;

@@ -114,12 +114,14 @@ def rows_read_by_page(db: psycopg.Connection, user: int, table: str, call: str, 
 
     The paging tests bound the second by the first, which catches a plan that reads more than the page
     without timing anything. Sequential scans are off: on a tiny table the planner would rather read it all.
+    A partitioned table's rows are counted in its partitions.
     """
-    read = ("select seq_tup_read + idx_tup_fetch from pg_stat_xact_user_tables"
-            " where relid = %s::regclass")
+    read = ("select coalesce(sum(seq_tup_read + idx_tup_fetch), 0) from pg_stat_xact_user_tables"
+            " where relid = %(t)s::regclass"
+            " or relid in (select inhrelid from pg_inherits where inhparent = %(t)s::regclass)")
     with caller(db, user):
         db.execute("select set_config('plan_cache_mode', %s, true)", [plans])
         db.execute("set local enable_seqscan = off")
-        already = one(db, read, [table])[0]
+        already = one(db, read, {"t": table})[0]
         returned = len(db.execute(call, [before]).fetchall())
-        return returned, one(db, read, [table])[0] - already
+        return returned, one(db, read, {"t": table})[0] - already

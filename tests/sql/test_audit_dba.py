@@ -133,15 +133,17 @@ LOG_PARTITIONS = ("select inhrelid from pg_inherits where inhparent in"
                   " ('public.logs'::regclass, 'public.order_logs'::regclass, 'public.key_logs'::regclass)")
 
 
-@pytest.mark.parametrize("call", [
-    "select * from audit.order_history(%(order)s)",
-    "select * from audit.key_events(%(key)s)",
-    "select * from audit.request_trail('req-ship')",
-    "select * from audit.user_activity(%(alice)s, now() - interval '1 hour', now() + interval '1 hour')",
+@pytest.mark.parametrize(("call", "ends"), [
+    ("select * from audit.order_history(%(order)s)", 0),
+    ("select * from audit.key_events(%(key)s)", 0),
+    ("select * from audit.request_trail('req-ship')", 0),
+    ("select * from audit.user_activity(%(alice)s, now() - interval '1 hour', now() + interval '1 hour')", 4),
 ], ids=["order_history", "key_events", "request_trail", "user_activity"])
-def test_the_ready_queries_reach_the_log_tables_through_indexes(db, story, call):
+def test_the_ready_queries_reach_the_log_tables_through_indexes(db, story, call, ends):
     # An index used as a condition fetches just the rows asked for; a scan of a whole table or index
     # (the planner may walk a whole index when sequential scans are priced out) fetches them all.
+    # user_activity also reads a few rows at the two ends of logs in its window's months (`ends`, a
+    # constant): the range of ids in which it reads the user's index.
     noise_key = db.execute(
         "insert into public.aes_keys (key_label, key_value, state, is_active) values ('noise', 'wrapped',"
         " 'decrypt_only', false) returning id").fetchone()[0]
@@ -150,6 +152,13 @@ def test_the_ready_queries_reach_the_log_tables_through_indexes(db, story, call)
             in_request(db, story["bob"], "req-noise", "192.0.2.1")
             db.execute("insert into public.orders (user_id, description) values (%s, 'noise')", [story["bob"]])
             db.execute("insert into public.key_logs (key_id, action) values (%s, 'rotated')", [noise_key])
+    # Other users' events in the same window, as many as a busy hour holds, and statistics that say so:
+    # a plan that reads the whole window rather than the user's rows then shows (at a few dozen rows and no
+    # statistics, reading them all is what the planner rightly finds cheapest).
+    db.execute("insert into public.logs (level, component, action, message, user_id, actor_id)"
+               " select 'INFO', 'orders', 'insert', 'noise', %s, %s from generate_series(1, 1000)",
+               [story["bob"], story["bob"]])
+    db.execute("analyze public.logs, public.order_logs, public.key_logs")
     with db.transaction():
         db.execute("set local enable_seqscan = off")
         returned = len(db.execute(call, story).fetchall())
@@ -157,7 +166,7 @@ def test_the_ready_queries_reach_the_log_tables_through_indexes(db, story, call)
                              f" where relid in ({LOG_PARTITIONS})").fetchone()[0]
 
     assert returned > 0
-    assert fetched == returned
+    assert fetched <= returned + ends
 
 
 # The auditor --------------------------------------------------------------------------------------------

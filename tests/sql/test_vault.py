@@ -9,7 +9,7 @@ from collections import Counter
 import psycopg
 import pytest
 
-from tests.sql.crypto_support import caller, one, raises_sqlstate, reencrypt, rotate
+from tests.sql.crypto_support import caller, one, raises_sqlstate, reencrypt, rotate, rows_read_by_page
 
 LOOKALIKES = set("0Oo1lI|")
 SYMBOLS = set("!#$%&()*+,-./:;<=>?@[]^_{|}~")
@@ -77,13 +77,45 @@ def test_nothing_about_an_item_is_stored_in_clear(db, alice):
     assert "marker" not in row and "6d61726b6572" not in row  # nor its hex
 
 
-def test_list_shows_sites_and_logins_without_secrets(db, alice, bob):
-    save(db, alice, "b.example", "me")
+def test_list_shows_sites_and_logins_without_secrets_newest_first(db, alice, bob):
     save(db, alice, "A.example", "me")
+    save(db, alice, "b.example", "me")
     save(db, bob, "c.example", "bob")
+    save(db, alice, "A.example", "me", "a new password")  # replaced in place: keeps its place in the list
     with caller(db, alice):
         rows = db.execute("select site, login from api.list_vault_sites()").fetchall()
-    assert rows == [("A.example", "me"), ("b.example", "me")]
+    assert rows == [("b.example", "me"), ("A.example", "me")]
+
+
+def test_the_list_pages_by_keyset(db, alice):
+    ids = [save(db, alice, f"site{n}.example") for n in range(5)]
+    with caller(db, alice):
+        first = [r[0] for r in db.execute("select id from api.list_vault_sites(null, 2)")]
+        second = [r[0] for r in db.execute("select id from api.list_vault_sites(%s, 2)", [first[-1]])]
+        last = [r[0] for r in db.execute("select id from api.list_vault_sites(%s, 2)", [second[-1]])]
+    assert first + second + last == ids[::-1]
+
+
+@pytest.mark.parametrize("limit", [0, 501, None])
+def test_a_page_holds_1_to_500_items(db, alice, limit):
+    with caller(db, alice), raises_sqlstate("SRP50"):
+        db.execute("select * from api.list_vault_sites(null, %s)", [limit])
+
+
+@pytest.mark.parametrize("plans", ["force_generic_plan", "force_custom_plan"])
+@pytest.mark.parametrize("page", ["first", "deep"])
+def test_a_page_reads_and_decrypts_only_its_own_rows(db, alice, bob, plans, page):
+    # As for orders (tests/sql/test_orders.py): Alice's old items beside Bob's newer ones. The list used to
+    # decrypt every item to sort them by site; now the page's ids come from the (user_id, id) index.
+    for user in (alice, bob):
+        with caller(db, user):
+            db.execute("select api.save_vault_item('s' || n, 'me', 'pw') from generate_series(1, 150) n")
+    before = None if page == "first" else one(
+        db, "select id from public.vault where user_id = %s order by id offset 20 limit 1", [alice])[0]
+    returned, read = rows_read_by_page(db, alice, "public.vault", "select id from api.list_vault_sites(%s, 10)",
+                                       before, plans)
+    assert returned == 10
+    assert read <= 2 * returned  # the ids, then the page's rows
 
 
 def test_look_up_works_on_an_old_key_and_after_reencryption(db, db_dsn, alice):
