@@ -544,9 +544,15 @@ class ApiClient:
         return self.call("POST", "/passwords", json={"website": website, "username": login, "password": password},
                          idempotency_key=idempotency_key or new_idempotency_key())
 
-    def list_sites(self) -> Rows:
-        """The caller's sites and logins, without secrets (and `to_frame()` never shows a secret column)."""
-        return Rows(_items(self.call("GET", "/passwords"))[0], secrets=False)
+    def list_sites(self, *, max_rows: int = 10_000) -> Rows:
+        """The caller's sites and logins (up to `max_rows`, newest first), without secrets (and `to_frame()`
+        never shows a secret column): every page of `sites_page`, walked."""
+        return Rows(self._all(lambda cursor: self.sites_page(200, cursor), max_rows), secrets=False)
+
+    def sites_page(self, limit: int = 50, cursor: str | None = None) -> tuple[Rows, str | None]:
+        """One page of the caller's sites and logins, newest first, without secrets, and the next page's cursor."""
+        rows, following = _items(self.call("GET", "/passwords", params={"limit": limit, "cursor": cursor}))
+        return Rows(rows, secrets=False), following
 
     def lookup_password(self, website: str) -> Rows:
         """The caller's logins for a site (any site: a URL too) with their passwords decrypted; ApiError 404 if none."""

@@ -127,7 +127,13 @@ class PasswordsController(Controller):
                  retry=self.lookup_password, missing=lambda: self._show_saved([]))  # not the last site's rows
 
     def load_sites(self) -> None:
-        self.run("list sites", self.client.list_sites, done=self._show_saved, message=self.view.message,
+        """Every saved login, by site: the API pages them newest first (sites are stored encrypted, so it
+        cannot order by them); the client walks the pages and the tab sorts what it got."""
+        def listed(rows: list[dict[str, Any]]) -> None:
+            self._show_saved(sorted(rows, key=lambda r: (str(r.get("website", "")).lower(),
+                                                         str(r.get("username", "")), int(r["id"]))))
+
+        self.run("list sites", self.client.list_sites, done=listed, message=self.view.message,
                  retry=self.load_sites)
 
     def delete_password(self) -> None:

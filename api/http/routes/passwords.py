@@ -16,7 +16,7 @@ from pydantic import AliasChoices, Field
 
 from api.http.deps import CallerConn, IdempotencyKey
 from api.http.errors import PROTECTED, responses
-from api.http.models import NO_NUL, Long, ObjectId, Out, Page, Short, Strict, text
+from api.http.models import NO_NUL, Cursor, Limit, Long, ObjectId, Out, Page, Short, Strict, page_rows, text
 from api.rules import GENERATED_MAX, GENERATED_MIN
 
 router = APIRouter(tags=["passwords"])
@@ -59,7 +59,8 @@ class Item(ItemSaved):
 
 
 class ItemPage(Page[Item]):
-    """Saved items (never paged): one site's, decrypted, or every one without its secrets, by site."""
+    """Saved items: one site's, decrypted (never paged), or a page of every item without its secrets, newest
+    first (the sites are stored encrypted: no index orders by them)."""
 
 
 class Generated(Out):
@@ -68,8 +69,8 @@ class Generated(Out):
 
 
 WebsiteQuery = Annotated[str | None, Query(min_length=1, max_length=255, pattern=NO_NUL, description=(
-    "Look this site up: its items with their passwords (404 if nothing is saved for it). Leave out to list "
-    "every item without secrets. " + SITE_HELP))]
+    "Look this site up: its items with their passwords (404 if nothing is saved for it; `limit` and `cursor` "
+    "do not apply). Leave out to list every item without secrets, a page at a time. " + SITE_HELP))]
 
 
 @router.post("/passwords", status_code=201, summary="Save a login for a site (Idempotency-Key: safe to retry)",
@@ -79,12 +80,14 @@ async def save_item(body: NewItem, db: CallerConn, key: IdempotencyKey = None) -
                            body.notes, crypto=True)
 
 
-@router.get("/passwords", summary="The caller's saved sites and logins (no secrets), or one site's items",
+@router.get("/passwords", summary="The caller's saved sites and logins (no secrets), newest first, or one site's items",
             responses={**PROTECTED, **responses(404)})
-async def list_or_lookup(db: CallerConn, website: WebsiteQuery = None) -> ItemPage:
+async def list_or_lookup(db: CallerConn, website: WebsiteQuery = None, limit: Limit = 50,
+                         cursor: Cursor = None) -> ItemPage:
     if website is not None:
         return await lookup(website, db)
-    return ItemPage(items=await db.call_all("api.list_vault_sites", crypto=True), next=None)
+    rows, following = page_rows(await db.call_all("api.list_vault_sites", cursor, limit + 1, crypto=True), limit)
+    return ItemPage(items=rows, next=following)
 
 
 @router.get("/passwords/{website:path}", summary="The caller's logins for a site, decrypted",
