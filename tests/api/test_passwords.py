@@ -45,6 +45,33 @@ def test_the_site_list_has_no_secrets(client: TestClient, user: Callable) -> Non
     assert "pw-one" not in listed.text and "pw-two" not in listed.text
 
 
+def test_the_site_list_pages_newest_first_by_cursor(client: TestClient, user: Callable) -> None:
+    alice = user("alice")
+    ids = [save(client, alice, f"site{n}.example")["id"] for n in range(5)]
+
+    first = client.get("/passwords", params={"limit": 2}, headers=alice).json()
+    second = client.get("/passwords", params={"limit": 2, "cursor": first["next"]}, headers=alice).json()
+    last = client.get("/passwords", params={"limit": 2, "cursor": second["next"]}, headers=alice).json()
+
+    assert [i["id"] for i in first["items"] + second["items"] + last["items"]] == ids[::-1]
+    assert last["next"] is None
+    assert [i["website"] for i in first["items"]] == ["site4.example", "site3.example"]
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 201}, {"cursor": -1}])
+def test_a_bad_page_request_is_422(client: TestClient, user: Callable, params: dict[str, int]) -> None:
+    assert client.get("/passwords", params=params, headers=user("alice")).status_code == 422
+
+
+def test_a_look_up_by_site_is_not_paged(client: TestClient, user: Callable) -> None:
+    alice = user("alice")
+    for n in range(3):
+        client.post("/passwords", json={"website": "one.example", "username": f"me{n}", "password": "pw"},
+                    headers=alice)
+    found = client.get("/passwords", params={"website": "one.example", "limit": 1}, headers=alice).json()
+    assert len(found["items"]) == 3 and found["next"] is None
+
+
 def test_an_unknown_site_is_404(client: TestClient, user: Callable) -> None:
     assert client.get("/passwords/nowhere.example", headers=user("alice")).status_code == 404
 
