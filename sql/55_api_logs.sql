@@ -139,10 +139,7 @@ declare
     v_whos integer[];
     v_before bigint := coalesce(p_before_id, 9223372036854775807);
     v_limit integer := greatest(1, least(coalesce(p_limit, 50), 500));
-    -- API-call records are one per request, so they are most of the log: left out unless asked for (or
-    -- filtered on by action or component).
-    v_api boolean := coalesce(p_api_calls, false) or p_action is not distinct from 'api_call'
-                     or p_component is not distinct from 'api';
+    v_api boolean;
     v_level text := pg_catalog.upper(p_level);
     -- Bounds, not `p_since is null or ...`: a time filter then also leaves out the months it cannot touch.
     v_since timestamptz := coalesce(p_since, '-infinity');
@@ -161,6 +158,10 @@ begin
         end if;
     end if;
     v_who := case when v_all then v_named else v_user end;
+    -- API-call records are one per request, so they are most of the log: left out unless asked for (or
+    -- filtered on by action or component).
+    v_api := coalesce(p_api_calls, false) or p_action is not distinct from 'api_call'
+             or p_component is not distinct from 'api';
     if v_who is null then
         select pg_catalog.array_agg(p.id order by p.id desc), pg_catalog.array_agg(p.logged_at order by p.id desc)
           into v_ids, v_ats
