@@ -64,9 +64,14 @@ comment on function private.require_key_admin() is
 
 create or replace function private.log_key_event(p_key_id integer, p_action text, p_details jsonb)
 returns void
-language sql set search_path = '' as $$
-    insert into public.key_logs (key_id, action, details, actor_id, db_role, request_id)
-    values (p_key_id, p_action, p_details::text, private.caller_id(), session_user::text, private.request_id());
+language plpgsql set search_path = '' as $$
+begin
+    -- Actor, request and client come from the request context, txid and db_role from the database (the
+    -- log tables' defaults); control characters are escaped (audit.printable_json, sql/40_audit.sql:
+    -- PL/pgSQL, so that this file can name a function of that later file).
+    insert into public.key_logs (key_id, action, details)
+    values (p_key_id, audit.printable_text(p_action), audit.printable_json(p_details)::text);
+end
 $$;
 comment on function private.log_key_event(integer, text, jsonb) is
     'Writes one key_logs row with the actor from the request context. Never pass key material.';

@@ -3,18 +3,23 @@
 -- Read top to bottom:
 --   1. error codes of this area
 --   2. row hashing: the canonical encoding every log row's SHA-256 is taken over
---   3. the log tables' own triggers: stamp (context, transaction id, hash) and refuse UPDATE/DELETE/TRUNCATE
+--   3. the log tables' own columns and triggers: context, transaction id and role as defaults; control
+--      characters escaped; UPDATE/DELETE/TRUNCATE refused
 --   4. writing events: private.log_event (security and admin events), private.log_access_refused
 --   5. change audit: the row trigger attached to audited tables, and order events into order_logs
 --   6. audit.enable_tracking / audit.disable_tracking (the list of tables is sql/85_audit_tracking.sql)
 --   7. partitions: audit.ensure_partitions, audit.retire_partitions, audit.record_archive, audit.drop_archived
 --   8. sealing: audit.seal, audit.head
 --   9. verifying: audit.verify
---  10. rows from before the audit trail: hashed when this file is applied, until the first seal
+--  10. rows from before the audit trail
 --
 -- Why not one hash chain at insert: every insert would lock one head row, which measured here cut insert
--- throughput to about a quarter at 4 clients. Each row gets its own hash at insert instead (no shared
--- state), and audit.seal() chains the rows of finished transactions into blocks every few seconds.
+-- throughput to about a quarter at 4 clients. Why not even a row hash at insert: until a row is sealed,
+-- whoever can change it (only someone who can switch the triggers off) can recompute its hash too, so a
+-- hash taken then proves nothing a hash taken at sealing does not, and it was a third of an audited
+-- write's cost. So a write only inserts its row; audit.seal(), every few seconds, hashes the rows of the
+-- finished transactions (kept in audit.row_hashes) and chains them into blocks. Rows written before
+-- migration 20261202_01 keep the hash they got at insert, in their own row_hash column.
 
 -- 1. Error codes ------------------------------------------------------------------------------------
 
@@ -48,7 +53,8 @@ as $$
     -- cheaper than prefixing each column with its length through jsonb_each, on every log insert.
     -- jsonb_strip_nulls strips at every depth, so the jsonb columns of logs (details and the images,
     -- where a key with a null value means something) are left out of it and follow, each length-prefixed,
-    -- whole. audit.tg_log__stamp() computes the same bytes inline: change both or neither.
+    -- whole. Rows written before migration 20261202_01 were hashed at insert with these same bytes, and
+    -- audit.seal() hashes the later ones with this function: the encoding never changes.
     select public.digest(
         pg_catalog.convert_to(
             pg_catalog.octet_length(p_table) || ':' || p_table
@@ -109,12 +115,13 @@ $$;
 comment on function audit.session_role() is
     'The database role the session acts as: the role it SET ROLE to (API requests), else its login role.';
 
--- 3. The log tables' own triggers -------------------------------------------------------------------
+-- 3. The log tables' own columns and triggers ------------------------------------------------------
 
 -- Log injection: no control character but tab reaches a log table. A DBA reads these tables in a
--- terminal (psql prints text raw: a newline forges a line, ESC [2J clears the screen), so the stamp
--- trigger below escapes every C0 and C1 control character except tab, in every text and jsonb value of
--- the row, as \xHH (visible, and never mistaken for the character). Only a row that holds one pays.
+-- terminal (psql prints text raw: a newline forges a line, ESC [2J clears the screen), so every writer
+-- escapes every C0 and C1 control character except tab, in every text and jsonb value it writes, as \xHH
+-- (visible, and never mistaken for the character), through audit.printable_text and audit.printable_json
+-- below. Only a value that holds one pays.
 create or replace function audit.printable(p_text text) returns text
 language sql immutable strict
 set search_path = ''
@@ -147,72 +154,6 @@ end
 $$;
 comment on function audit.printable_jsonb(jsonb) is 'audit.printable applied to every key and string inside a jsonb value.';
 
-create or replace function audit.tg_log__stamp()
-returns trigger
-language plpgsql
-set search_path = ''
-set timezone = 'UTC'
-as $$
--- This runs on every log insert: measured against bench/audit. What it reads is written out inline, not
--- through audit.session_role(), the private.caller_*() getters or audit.row_hash(): a SQL function called
--- from PL/pgSQL is parsed again in every transaction; the request context is one query on its view.
-declare
-    v_role text := pg_catalog.current_setting('role');
-    v_row jsonb;
-    v_details text;
-    v_before text;
-    v_after text;
-    v_context record;
-begin
-    -- Forced, never taken from the inserter: sealing relies on txid, and db_role must not be forgeable.
-    new.txid := pg_catalog.pg_current_xact_id();
-    new.db_role := case v_role when 'none' then session_user::text else v_role end;
-    -- Defaults from the request context, unless the writer knew better (e.g. the API's batch of calls).
-    select c.user_id, c.request_id, c.client_request_id, c.client_addr into v_context from private.current_context c;
-    new.actor_id := coalesce(new.actor_id, v_context.user_id);
-    new.request_id := coalesce(new.request_id, v_context.request_id);
-    new.client_request_id := coalesce(new.client_request_id, v_context.client_request_id);
-    new.client_addr := coalesce(new.client_addr, v_context.client_addr, pg_catalog.inet_client_addr());
-    -- Log injection (audit.printable): the row as JSON shows a control character as an unescaped \n,
-    -- \r, \b, \f or \u00XX (tab is \t, allowed), or raw for DEL and C1; only then is the row rewritten.
-    if pg_catalog.to_jsonb(new)::text
-           ~* '(^|[^\\])(\\\\)*\\([nrbf]|u00(0[0-8]|0[b-f]|1[0-9a-f]))|[\x7f-\x9f]' then
-        new := pg_catalog.jsonb_populate_record(new, audit.printable_jsonb(pg_catalog.to_jsonb(new)));
-    end if;
-    -- audit.row_hash(tg_argv[0], to_jsonb(new)), the same bytes: with row_hash null, jsonb_strip_nulls
-    -- drops it, and a log table has no block_hash. TimeZone UTC (above) fixes how logged_at is spelled;
-    -- bytea_output does not matter, row_hash being the log tables' only bytea column.
-    new.row_hash := null;
-    if tg_argv[0] = 'logs' then
-        -- logs' jsonb columns go whole, after the stripped rest (audit.row_hash says why).
-        v_row := pg_catalog.to_jsonb(new);
-        v_details := coalesce((v_row -> 'details')::text, 'null');
-        v_before := coalesce((v_row -> 'before_image')::text, 'null');
-        v_after := coalesce((v_row -> 'after_image')::text, 'null');
-        new.row_hash := public.digest(
-            pg_catalog.convert_to(
-                '4:logs'
-                || pg_catalog.jsonb_strip_nulls(v_row - 'details' - 'before_image' - 'after_image')::text
-                || pg_catalog.octet_length(v_details) || ':' || v_details
-                || pg_catalog.octet_length(v_before) || ':' || v_before
-                || pg_catalog.octet_length(v_after) || ':' || v_after,
-                'UTF8'),
-            'sha256');
-    else
-        new.row_hash := public.digest(
-            pg_catalog.convert_to(
-                pg_catalog.octet_length(tg_argv[0]) || ':' || tg_argv[0]
-                || pg_catalog.jsonb_strip_nulls(pg_catalog.to_jsonb(new))::text,
-                'UTF8'),
-            'sha256');
-    end if;
-    return new;
-end
-$$;
-comment on function audit.tg_log__stamp() is
-    'BEFORE INSERT on each log table, fired last: fills transaction id, database role and request context, '
-    'then the row''s SHA-256. Argument: the log table''s name (partitions share their parent''s).';
-
 create or replace function audit.tg_log__refuse_change()
 returns trigger
 language plpgsql
@@ -225,17 +166,37 @@ begin
 end
 $$;
 comment on function audit.tg_log__refuse_change() is
-    'Refuses UPDATE, DELETE and TRUNCATE on log tables, their partitions, seal blocks and retired '
+    'Refuses UPDATE, DELETE and TRUNCATE on log tables, their partitions, seal blocks, row hashes and retired '
     'partitions, for every role including the owner (who can still disable triggers: the hashes are for that).';
 
+-- What fills a log row's own columns. txid and db_role are column defaults (migration 20261202_01): the
+-- writing transaction (sealing relies on it) and the role the session acts as. The request context
+-- (actor, request ids, client address) defaults to what this transaction's request context holds
+-- (private.caller_id() and its siblings, sql/10_context.sql; set here, not in a migration, because they
+-- are defined after the migrations run). A writer may name the context itself, as the audit trigger does
+-- (one read of the context for the whole row) and the API's batch of calls does (each call's caller).
+-- Defaults, not a BEFORE trigger: a PL/pgSQL trigger, or even a WHEN condition or a CHECK constraint, on
+-- every log insert cost as much as the rest of the insert (bench/audit; README, "Performance").
+--
+-- Nobody can forge txid or db_role: no runtime role may insert into a log table (sql/90_grants.sql), and
+-- none of the SECURITY DEFINER functions that insert for them names either column or lets its caller
+-- name one (tests/sql/test_audit.py). Who may insert directly is the owner or a superuser, who can switch
+-- any trigger off as well; against them the seal and the hashes are the defence.
+--
+-- Log injection is handled where rows are written: every writer passes its text through
+-- audit.printable_text and its jsonb through audit.printable_json (the audit trigger checks its images
+-- inline), which rewrite a value only when it holds a control character.
 do $$
 declare
     v_table text;
 begin
     foreach v_table in array array['logs', 'order_logs', 'key_logs'] loop
         execute format('drop trigger if exists _990_stamp on public.%I', v_table);
-        execute format('create trigger _990_stamp before insert on public.%I '
-                       'for each row execute function audit.tg_log__stamp(%L)', v_table, v_table);
+        execute format('alter table public.%I alter column actor_id set default private.caller_id(), '
+                       'alter column request_id set default private.request_id(), '
+                       'alter column client_request_id set default private.client_request_id(), '
+                       'alter column client_addr set default coalesce(private.client_addr(), pg_catalog.inet_client_addr())',
+                       v_table);
         execute format('drop trigger if exists _010_append_only on public.%I', v_table);
         execute format('create trigger _010_append_only before update or delete on public.%I '
                        'for each row execute function audit.tg_log__refuse_change(%L)', v_table, v_table);
@@ -245,10 +206,35 @@ begin
     end loop;
 end
 $$;
+drop function if exists audit.tg_log__stamp();
+
+create or replace function audit.printable_text(p_text text) returns text
+language sql immutable parallel safe
+set search_path = ''
+as $$
+    select case when p_text ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]' then audit.printable(p_text) else p_text end
+$$;
+comment on function audit.printable_text(text) is
+    'The text as it may reach a log table: audit.printable of it if it holds a control character but tab, '
+    'else the text itself.';
+
+create or replace function audit.printable_json(p_value jsonb) returns jsonb
+language sql immutable parallel safe
+set search_path = ''
+as $$
+    -- As JSON text a control character shows as an unescaped \n, \r, \b, \f or \u00XX (tab is \t,
+    -- allowed), or raw for DEL and C1: only such a value is rewritten.
+    select case when p_value::text ~* '(^|[^\\])(\\\\)*\\([nrbf]|u00(0[0-8]|0[b-f]|1[0-9a-f]))|[\x7f-\x9f]'
+                then audit.printable_jsonb(p_value) else p_value end
+$$;
+comment on function audit.printable_json(jsonb) is
+    'The jsonb value as it may reach a log table: audit.printable_jsonb of it if a key or string in it holds '
+    'a control character but tab, else the value itself.';
+
 -- Partitions inherit the row triggers above (PostgreSQL clones them), not the TRUNCATE statement
 -- trigger: audit.ensure_partitions (section 7) gives each partition its own.
--- Seal blocks and retired_partitions are append-only as well: a row in retired_partitions takes a
--- month out of what verify() checks. Its archive bookkeeping (section 7: which dump holds the month, and
+-- Seal blocks, the row hashes they cover and retired_partitions are append-only as well: a row in
+-- retired_partitions takes a month out of what verify() checks. Its archive bookkeeping (section 7: which dump holds the month, and
 -- when the table was dropped) is filled in later, so an UPDATE may set those columns and nothing else,
 -- and not once the table is dropped.
 create or replace function audit.tg_retired_partitions__guard()
@@ -277,11 +263,11 @@ do $$
 declare
     v_table text;
 begin
-    foreach v_table in array array['seal_blocks', 'retired_partitions'] loop
+    foreach v_table in array array['seal_blocks', 'row_hashes', 'retired_partitions'] loop
         execute format('drop trigger if exists _010_append_only on audit.%I', v_table);
         execute format('create trigger _010_append_only before %s on audit.%I '
                        'for each row execute function audit.tg_log__refuse_change()',
-                       case v_table when 'seal_blocks' then 'update or delete' else 'delete' end, v_table);
+                       case v_table when 'retired_partitions' then 'delete' else 'update or delete' end, v_table);
         execute format('drop trigger if exists _010_append_only_truncate on audit.%I', v_table);
         execute format('create trigger _010_append_only_truncate before truncate on audit.%I '
                        'for each statement execute function audit.tg_log__refuse_change()', v_table);
@@ -309,12 +295,14 @@ security definer  -- callers (runtime roles inside api functions) may not insert
 set search_path = ''
 as $$
     insert into public.logs (level, component, action, message, details, user_id)
-    values (p_level, p_component, p_action, p_message, p_details, coalesce(p_user_id, private.caller_id()))
+    values (audit.printable_text(p_level), audit.printable_text(p_component), audit.printable_text(p_action),
+            audit.printable_text(p_message), audit.printable_json(p_details), coalesce(p_user_id, private.caller_id()))
 $$;
 comment on function private.log_event(text, text, text, text, jsonb, integer) is
     'Writes one event into logs; never pass a secret. p_user_id is the user the event is about (e.g. the '
     'account a failed login named; default: the caller); actor, request id, client address, database role '
-    'and transaction id come from the request context. The row rolls back with the caller''s transaction: '
+    'and transaction id come from the request context and the database; control characters are escaped '
+    '(audit.printable_text). The row rolls back with the caller''s transaction: '
     'a function that logs a failure must return a status instead of raising.';
 
 create or replace function private.log_access_refused(p_table text, p_row_id bigint)
@@ -343,10 +331,11 @@ begin
     insert into public.logs (level, component, action, message, details, user_id, table_name, row_id)
     values (case when v_exists then 'WARNING' else 'INFO' end, 'authz',
             case when v_exists then 'access_refused' else 'not_found' end,
-            case when v_exists then pg_catalog.format('access to %s %s refused: it belongs to another user', p_table, p_row_id)
-                 else pg_catalog.format('%s %s not found', p_table, p_row_id) end,
-            pg_catalog.jsonb_build_object('table', p_table, 'row_id', p_row_id),
-            private.caller_id(), p_table, p_row_id);
+            audit.printable_text(
+                case when v_exists then pg_catalog.format('access to %s %s refused: it belongs to another user', p_table, p_row_id)
+                     else pg_catalog.format('%s %s not found', p_table, p_row_id) end),
+            audit.printable_json(pg_catalog.jsonb_build_object('table', p_table, 'row_id', p_row_id)),
+            private.caller_id(), audit.printable_text(p_table), p_row_id);
 end
 $$;
 comment on function private.log_access_refused(text, bigint) is
@@ -376,20 +365,36 @@ comment on function audit.redact(jsonb, text[]) is
 create or replace function audit.tg_row__audit()
 returns trigger
 language plpgsql
-security definer  -- writes into logs, which the roles changing audited tables may not touch
-set search_path = ''
-set timezone = 'UTC'
+-- No SET clause, and not SECURITY DEFINER: each costs a configuration save and restore, or a switch of
+-- user, on every audited write (bench/audit). That is safe because the trigger runs with the rights of
+-- whoever writes, and only our own code and the owner write: no runtime role may insert, update or delete
+-- an audited table (sql/90_grants.sql; tests/test_privileges.py); they change them only through our
+-- SECURITY DEFINER functions, which run as the owner (who may write the log tables) with their own SET
+-- search_path = '' in force when the trigger fires. Anyone else who writes to an audited table is the
+-- owner or a superuser, who can replace this function anyway; a role given the right to change an audited
+-- table and nothing else is refused (it may not insert into logs), so no change goes unaudited. Every
+-- relation, function and type below is schema-qualified all the same: a session's temporary schema, the
+-- one place a runtime role may create objects, is searched first for relations and types whatever the
+-- search_path, even '' (tests/sql/test_audit.py holds a temporary table named like one).
+-- TimeZone: the images must spell timestamps the same way whoever writes, which only matters for a table
+-- with a timestamptz or timetz column: enable_tracking attaches audit.tg_row__audit_utc (below, the same
+-- body with SET timezone = 'UTC') to those, this one to the rest. bytea_output does not matter, every
+-- bytea column being redacted.
+-- Measured against bench/audit: plain statements only. PL/pgSQL prepares each simple expression again in
+-- every transaction, and a SQL function it calls is not inlined: what the trigger needs is written out.
 as $$
--- This runs on every audited write: plain statements only, measured against bench/audit. The caller's id
--- is read inline from the request context's view rather than through private.caller_id() (a SQL function
--- is parsed again in every transaction when PL/pgSQL calls it). TimeZone UTC: the images spell timestamps the same way
--- whoever writes; bytea_output does not matter, every bytea column being redacted (enable_tracking).
 declare
-    v_old jsonb;
-    v_new jsonb;
-    v_details jsonb;
-    v_id text;
-    v_secret text;
+    v_op pg_catalog.text := pg_catalog.lower(tg_op);
+    v_old pg_catalog.jsonb;
+    v_new pg_catalog.jsonb;
+    v_details pg_catalog.jsonb;
+    v_sensitive pg_catalog.bool := false;
+    v_id pg_catalog.text;
+    v_table pg_catalog.text := tg_table_name;
+    v_secret pg_catalog.text;
+    v_event pg_catalog.text;
+    v_event_details pg_catalog.text;
+    v_order_events pg_catalog.bool := false;
 begin
     if tg_op <> 'DELETE' then
         v_new := pg_catalog.to_jsonb(new);
@@ -398,73 +403,106 @@ begin
         v_old := pg_catalog.to_jsonb(old);
     end if;
     if tg_op = 'UPDATE' then
-        select pg_catalog.jsonb_build_object('changed', coalesce(pg_catalog.jsonb_agg(k order by k), '[]'))
-        into v_details
+        select pg_catalog.jsonb_build_object('changed', coalesce(pg_catalog.jsonb_agg(k order by k), '[]')),
+               coalesce(pg_catalog.bool_or(k like 'sensitive%'), false)
+        into v_details, v_sensitive
         from pg_catalog.jsonb_object_keys(v_new) as k
         where v_new -> k is distinct from v_old -> k;
     end if;
-    -- audit.redact(image, tg_argv), unrolled for the same reason as the caller's id above.
+    -- audit.redact(image, tg_argv), unrolled: a SQL function called from PL/pgSQL is not inlined.
     foreach v_secret in array coalesce(tg_argv, '{}') loop
-        if v_old -> v_secret <> 'null'::jsonb then
+        if v_old -> v_secret <> 'null'::pg_catalog.jsonb then
             v_old := pg_catalog.jsonb_set(v_old, array[v_secret], '"[redacted]"');
         end if;
-        if v_new -> v_secret <> 'null'::jsonb then
+        if v_new -> v_secret <> 'null'::pg_catalog.jsonb then
             v_new := pg_catalog.jsonb_set(v_new, array[v_secret], '"[redacted]"');
         end if;
     end loop;
+    -- Log injection: as JSON text a control character shows as a backslash escape, or raw (DEL, C1). Only
+    -- then (or for a quote or a backslash, which audit.printable_json tells apart) are the images escaped.
+    if (coalesce(v_new::pg_catalog.text, '') || coalesce(v_old::pg_catalog.text, '') || tg_table_name)
+           ~ '[\\\x01-\x08\x0a-\x1f\x7f-\x9f]' then
+        v_new := audit.printable_json(v_new);
+        v_old := audit.printable_json(v_old);
+        v_details := audit.printable_json(v_details);
+        v_table := audit.printable_text(tg_table_name);
+    end if;
     v_id := coalesce(v_new, v_old) ->> 'id';
-    insert into public.logs (level, component, action, message, details, user_id, table_name, row_id,
-                             before_image, after_image)
-    values ('INFO', 'audit', pg_catalog.lower(tg_op),
-            pg_catalog.lower(tg_op) || ' ' || tg_table_name || ' ' || v_id,
-            v_details, (select c.user_id from private.current_context c),
-            tg_table_name, v_id::bigint, v_old, v_new);
+    if tg_table_name = 'orders' and tg_table_schema = 'public' then
+        -- The order's history in order_logs, written by the same statement as its change row: one trigger,
+        -- one read of the request context. Events: created, status_changed (details {from, to}),
+        -- sensitive_changed (a column named sensitive* changed: the fact, never a value), deleted.
+        v_event := case tg_op when 'INSERT' then 'created' when 'DELETE' then 'deleted'
+                   else case when v_new -> 'status' is distinct from v_old -> 'status' then 'status_changed' end end;
+        v_event_details := case v_event
+            when 'created' then pg_catalog.jsonb_build_object('status', v_new -> 'status')::pg_catalog.text
+            when 'deleted' then pg_catalog.jsonb_build_object('status', v_old -> 'status')::pg_catalog.text
+            when 'status_changed' then pg_catalog.jsonb_build_object('from', v_old -> 'status',
+                                                                     'to', v_new -> 'status')::pg_catalog.text
+        end;
+        v_order_events := v_event is not null or v_sensitive;
+    end if;
+    -- The request context, read once, fills actor_id and user_id (the caller; null for a DBA's session,
+    -- whose db_role says who), the request ids and the client address; txid and db_role are the log
+    -- tables' defaults, and audit.seal() hashes the row.
+    if not v_order_events then
+        insert into public.logs (level, component, action, message, details, user_id, table_name, row_id,
+                                 before_image, after_image, actor_id, request_id, client_request_id, client_addr)
+        select 'INFO', 'audit', v_op, v_op || ' ' || v_table || ' ' || v_id, v_details, c.user_id,
+               v_table, v_id::bigint, v_old, v_new,
+               c.user_id, c.request_id, c.client_request_id, coalesce(c.client_addr, pg_catalog.inet_client_addr())
+        from (select) as one left join private.current_context as c on true;
+    else
+        with c as (
+            select c.user_id, c.request_id, c.client_request_id,
+                   coalesce(c.client_addr, pg_catalog.inet_client_addr()) as client_addr
+            from (select) as one left join private.current_context as c on true
+        ), change as (
+            insert into public.logs (level, component, action, message, details, user_id, table_name, row_id,
+                                     before_image, after_image, actor_id, request_id, client_request_id, client_addr)
+            select 'INFO', 'audit', v_op, v_op || ' ' || v_table || ' ' || v_id, v_details, c.user_id,
+                   v_table, v_id::bigint, v_old, v_new,
+                   c.user_id, c.request_id, c.client_request_id, c.client_addr
+            from c
+            returning 1
+        )
+        -- reading change's output makes its row the first one written, as the order's events follow it
+        insert into public.order_logs (order_id, action, details, actor_id, request_id, client_request_id, client_addr)
+        select v_id::integer, e.action, e.details, c.user_id, c.request_id, c.client_request_id, c.client_addr
+        from c cross join change cross join (values (1, v_event, v_event_details),
+                                  (2, case when v_sensitive then 'sensitive_changed' end, null)) as e(n, action, details)
+        where e.action is not null
+        order by e.n;
+    end if;
     return null;
 end
 $$;
 comment on function audit.tg_row__audit() is
     'AFTER INSERT/UPDATE/DELETE on an audited table: one logs row with before/after images (secret columns, '
     'given as trigger arguments, redacted; their change still listed in details.changed). user_id and '
-    'actor_id are the caller (null for a DBA''s session: db_role says who); the row''s owner is in the images.';
+    'actor_id are the caller (null for a DBA''s session: db_role says who); the row''s owner is in the images. '
+    'On public.orders also the order''s events in order_logs (created; status_changed with details {from, '
+    'to}; sensitive_changed, without the value; deleted), in the same statement. It has no SET clause and runs '
+    'with the writer''s rights: only our SECURITY DEFINER functions and the owner write audited tables.';
 
-create or replace function audit.tg_orders__order_events()
-returns trigger
-language plpgsql
-security definer  -- writes into order_logs, which the roles changing orders may not touch
-set search_path = ''
-as $$
-declare
-    v_old jsonb;
-    v_new jsonb;
+-- The same trigger for tables with a timestamptz or timetz column: their images spelled in UTC whoever
+-- writes. One body: this copies audit.tg_row__audit's every time the file is applied. It pins search_path
+-- as well: it pays for one SET clause anyway, and those tables (users) are written far less often.
+do $$
 begin
-    if tg_op = 'INSERT' then
-        insert into public.order_logs (order_id, action, details)
-        values (new.id, 'created', pg_catalog.jsonb_build_object('status', new.status)::text);
-    elsif tg_op = 'DELETE' then
-        insert into public.order_logs (order_id, action, details)
-        values (old.id, 'deleted', pg_catalog.jsonb_build_object('status', old.status)::text);
-    else
-        if new.status is distinct from old.status then
-            insert into public.order_logs (order_id, action, details)
-            values (new.id, 'status_changed',
-                    pg_catalog.jsonb_build_object('from', old.status, 'to', new.status)::text);
-        end if;
-        -- The sensitive field's columns (named sensitive*, whatever the encryption added) changed: the
-        -- fact is recorded, never a value.
-        v_old := pg_catalog.to_jsonb(old);
-        v_new := pg_catalog.to_jsonb(new);
-        if exists (select from pg_catalog.jsonb_object_keys(v_new) as k
-                   where k like 'sensitive%' and v_new -> k is distinct from v_old -> k) then
-            insert into public.order_logs (order_id, action, details)
-            values (new.id, 'sensitive_changed', null);
-        end if;
-    end if;
-    return null;
+    execute pg_catalog.format(
+        'create or replace function audit.tg_row__audit_utc() returns trigger language plpgsql '
+        'set timezone = ''UTC'' set search_path = '''' as %L',
+        (select p.prosrc from pg_catalog.pg_proc as p where p.oid = 'audit.tg_row__audit()'::pg_catalog.regprocedure));
 end
 $$;
-comment on function audit.tg_orders__order_events() is
-    'AFTER INSERT/UPDATE/DELETE on orders: the order''s history in order_logs (created; status_changed with '
-    'details {from, to}; sensitive_changed, without the value; deleted).';
+comment on function audit.tg_row__audit_utc() is
+    'audit.tg_row__audit with TimeZone UTC, for audited tables with a timestamptz or timetz column '
+    '(audit.enable_tracking picks it), so that their images spell times the same way whoever writes.';
+
+-- Order events used to have a trigger of their own; audit.tg_row__audit writes them now.
+drop trigger if exists _910_order_events on public.orders;
+drop function if exists audit.tg_orders__order_events();
 
 -- 6. Which tables are audited -----------------------------------------------------------------------
 
@@ -488,15 +526,25 @@ begin
     execute pg_catalog.format('drop trigger if exists _900_audit on %s', p_table);
     execute pg_catalog.format(
         'create trigger _900_audit after insert or update or delete on %s '
-        'for each row execute function audit.tg_row__audit(%s)',
+        'for each row execute function %s(%s)',
         p_table,
+        -- A table whose images would spell a time in the writer's TimeZone gets the trigger that sets UTC.
+        case when exists (select from pg_catalog.pg_attribute as a
+                          where a.attrelid = p_table and a.attnum > 0 and not a.attisdropped
+                            and a.atttypid in ('pg_catalog.timestamptz'::pg_catalog.regtype,
+                                               'pg_catalog.timetz'::pg_catalog.regtype,
+                                               'pg_catalog._timestamptz'::pg_catalog.regtype,
+                                               'pg_catalog._timetz'::pg_catalog.regtype))
+             then 'audit.tg_row__audit_utc' else 'audit.tg_row__audit' end,
         (select coalesce(pg_catalog.string_agg(pg_catalog.quote_literal(c), ', '), '')
          from pg_catalog.unnest(v_secrets) as c));
 end
 $$;
 comment on function audit.enable_tracking(regclass, text[]) is
     'Attaches the change-audit trigger to a table; p_secret_columns, every bytea column and every column '
-    'named like password/secret/cipher/blind/token are redacted in the images. Idempotent.';
+    'named like password/secret/cipher/blind/token are redacted in the images. A table with a timestamptz '
+    'or timetz column gets audit.tg_row__audit_utc (images in UTC), any other audit.tg_row__audit. On '
+    'public.orders the trigger writes the order events too. Idempotent.';
 
 create or replace function audit.disable_tracking(p_table regclass)
 returns void
@@ -756,38 +804,77 @@ comment on procedure audit.drop_archived(text, text) is
 
 create or replace view audit.log_rows as
     select 'logs'::text as log_table, 1 as table_order, l.id::bigint as id, l.txid,
-           pg_catalog.date_trunc('month', l.logged_at, 'UTC') as month, l.row_hash
+           pg_catalog.date_trunc('month', l.logged_at, 'UTC') as month, coalesce(l.row_hash, h.row_hash) as row_hash
     from public.logs as l
+    left join audit.row_hashes as h on h.log_table = 'logs' and h.id = l.id
     union all
-    select 'order_logs', 2, o.id, o.txid, pg_catalog.date_trunc('month', o.logged_at, 'UTC'), o.row_hash
+    select 'order_logs', 2, o.id, o.txid, pg_catalog.date_trunc('month', o.logged_at, 'UTC'),
+           coalesce(o.row_hash, h.row_hash)
     from public.order_logs as o
+    left join audit.row_hashes as h on h.log_table = 'order_logs' and h.id = o.id
     union all
-    select 'key_logs', 3, k.id, k.txid, pg_catalog.date_trunc('month', k.logged_at, 'UTC'), k.row_hash
-    from public.key_logs as k;
+    select 'key_logs', 3, k.id, k.txid, pg_catalog.date_trunc('month', k.logged_at, 'UTC'),
+           coalesce(k.row_hash, h.row_hash)
+    from public.key_logs as k
+    left join audit.row_hashes as h on h.log_table = 'key_logs' and h.id = k.id;
 comment on view audit.log_rows is
-    'The rows of the three log tables in one shape, as seal() groups them.';
+    'The rows of the three log tables in one shape, each with its stored hash: its own row_hash column '
+    '(rows written before migration 20261202_01) or the one audit.seal() kept in audit.row_hashes (null '
+    'until sealed).';
 
--- The same rows with their hash recomputed, for verify() only (to_jsonb of every row is its main cost;
--- the planner would compute it even where a query does not use it, so seal() reads the view above).
+-- The same rows with their hash recomputed, for verify() only (to_jsonb of every row is its main cost).
 create or replace view audit.log_rows_rehashed as
     -- to_jsonb once per row, in a subquery kept apart (offset 0), so the inlined audit.row_hash reads it
     select 'logs'::text as log_table, 1 as table_order, l.id::bigint as id, l.txid,
-           pg_catalog.date_trunc('month', l.logged_at, 'UTC') as month, l.row_hash,
+           pg_catalog.date_trunc('month', l.logged_at, 'UTC') as month, coalesce(l.row_hash, h.row_hash) as row_hash,
            audit.row_hash('logs', l.j) as computed
     from (select x.id, x.txid, x.logged_at, x.row_hash, pg_catalog.to_jsonb(x) as j
           from public.logs as x offset 0) as l
+    left join audit.row_hashes as h on h.log_table = 'logs' and h.id = l.id
     union all
-    select 'order_logs', 2, o.id, o.txid, pg_catalog.date_trunc('month', o.logged_at, 'UTC'), o.row_hash,
-           audit.row_hash('order_logs', o.j)
+    select 'order_logs', 2, o.id, o.txid, pg_catalog.date_trunc('month', o.logged_at, 'UTC'),
+           coalesce(o.row_hash, h.row_hash), audit.row_hash('order_logs', o.j)
     from (select x.id, x.txid, x.logged_at, x.row_hash, pg_catalog.to_jsonb(x) as j
           from public.order_logs as x offset 0) as o
+    left join audit.row_hashes as h on h.log_table = 'order_logs' and h.id = o.id
     union all
-    select 'key_logs', 3, k.id, k.txid, pg_catalog.date_trunc('month', k.logged_at, 'UTC'), k.row_hash,
-           audit.row_hash('key_logs', k.j)
+    select 'key_logs', 3, k.id, k.txid, pg_catalog.date_trunc('month', k.logged_at, 'UTC'),
+           coalesce(k.row_hash, h.row_hash), audit.row_hash('key_logs', k.j)
     from (select x.id, x.txid, x.logged_at, x.row_hash, pg_catalog.to_jsonb(x) as j
-          from public.key_logs as x offset 0) as k;
+          from public.key_logs as x offset 0) as k
+    left join audit.row_hashes as h on h.log_table = 'key_logs' and h.id = k.id;
 comment on view audit.log_rows_rehashed is
     'audit.log_rows plus each row''s hash recomputed (meaningful with TimeZone UTC, as verify() runs).';
+
+-- The rows of the transactions in [p_from, p_to) with their hash: the stored one for a row written before
+-- migration 20261202_01, else computed now (is_new). For audit.seal(), under TimeZone UTC.
+create or replace function audit.rows_to_seal(p_from xid8, p_to xid8)
+returns table (log_table text, table_order integer, id bigint, month timestamptz, row_hash bytea, is_new boolean)
+language sql
+stable
+set search_path = ''
+set timezone = 'UTC'
+set bytea_output = 'hex'
+as $$
+    -- to_jsonb only for the rows without a hash of their own, once per row (offset 0: see audit.row_hash)
+    select 'logs', 1, l.id, pg_catalog.date_trunc('month', l.logged_at, 'UTC'),
+           coalesce(l.row_hash, audit.row_hash('logs', l.j)), l.row_hash is null
+    from (select x.id, x.logged_at, x.row_hash, case when x.row_hash is null then pg_catalog.to_jsonb(x) end as j
+          from public.logs as x where x.txid >= p_from and x.txid < p_to offset 0) as l
+    union all
+    select 'order_logs', 2, o.id, pg_catalog.date_trunc('month', o.logged_at, 'UTC'),
+           coalesce(o.row_hash, audit.row_hash('order_logs', o.j)), o.row_hash is null
+    from (select x.id, x.logged_at, x.row_hash, case when x.row_hash is null then pg_catalog.to_jsonb(x) end as j
+          from public.order_logs as x where x.txid >= p_from and x.txid < p_to offset 0) as o
+    union all
+    select 'key_logs', 3, k.id, pg_catalog.date_trunc('month', k.logged_at, 'UTC'),
+           coalesce(k.row_hash, audit.row_hash('key_logs', k.j)), k.row_hash is null
+    from (select x.id, x.logged_at, x.row_hash, case when x.row_hash is null then pg_catalog.to_jsonb(x) end as j
+          from public.key_logs as x where x.txid >= p_from and x.txid < p_to offset 0) as k
+$$;
+comment on function audit.rows_to_seal(xid8, xid8) is
+    'For audit.seal(): the log rows whose transaction id lies in [p_from, p_to), each with its hash (stored, '
+    'or computed now: is_new).';
 
 drop function if exists audit.resetwal_target(xid8);
 create function audit.resetwal_target(p_xid xid8)
@@ -867,14 +954,21 @@ begin
 
     v_block.id := coalesce(v_last.id, 0);
     v_block.block_hash := coalesce(v_last.block_hash, audit.genesis_hash());
+    -- Each row is hashed here, once, as it is now (audit.row_hash): before, it was unsealed, and whoever
+    -- could have changed it could as well have recomputed a hash taken at insert. The hashes are kept in
+    -- audit.row_hashes, for verify() to name a row that changes later; the block's rows_hash covers them.
     for v_row in
-        select g.log_table, g.month, pg_catalog.count(*) as n,
-               public.digest(pg_catalog.string_agg(coalesce(g.row_hash, ''::bytea), ''::bytea order by g.id),
-                             'sha256') as rows_hash
-        from audit.log_rows as g
-        where g.txid >= v_from and g.txid < v_to
-        group by g.table_order, g.log_table, g.month
-        order by g.table_order, g.month
+        with r as materialized (
+            select * from audit.rows_to_seal(v_from, v_to)
+        ), kept as (
+            insert into audit.row_hashes (log_table, id, row_hash)
+            select r.log_table, r.id, r.row_hash from r where r.is_new
+        )
+        select r.log_table, r.month, pg_catalog.count(*) as n,
+               public.digest(pg_catalog.string_agg(r.row_hash, ''::bytea order by r.id), 'sha256') as rows_hash
+        from r
+        group by r.table_order, r.log_table, r.month
+        order by r.table_order, r.month
     loop
         v_block := row(v_block.id + 1, v_row.log_table, v_row.month, v_from, v_to, v_row.n, v_row.rows_hash,
                        v_block.block_hash, null, pg_catalog.now(), current_user)::audit.seal_blocks;
@@ -996,12 +1090,13 @@ begin
         from retirements as rt
         where rt.problem is not null
         union all
-        -- a row whose content no longer matches its own hash
+        -- a row whose content no longer matches its own hash: a sealed row, or one that brought its hash
+        -- (written before migration 20261202_01); a row written since gets its hash when it is sealed
         select coalesce(v.range_from, v.txid), 0, 'row', v.log_table, v.id,
                case when v.row_hash is null then 'row has no hash'
                     else 'row content does not match its hash' end
         from v
-        where v.row_hash is distinct from v.computed
+        where (v.range_from is not null or v.row_hash is not null) and v.row_hash is distinct from v.computed
         union all
         -- rows of a sealed range against the blocks that sealed them
         select coalesce(g.range_from, b.xid_from),
@@ -1057,33 +1152,7 @@ comment on function audit.verify() is
 
 -- 10. Rows from before the audit trail --------------------------------------------------------------
 
--- Migration 20261126_31 copied the log rows written before this file existed; the stamp trigger never saw
--- them, so they have no row_hash and verify() would report each for ever. Until the first seal they are
--- hashed here, as they are now, each time this file is applied. Never once anything is sealed: a row
--- without a hash after that was written with the triggers off, and hashing it would launder the tampering.
-do $$
-declare
-    v_table text;
-    v_tz text := pg_catalog.current_setting('timezone');
-    v_bytea text := pg_catalog.current_setting('bytea_output');
-begin
-    if exists (select from audit.seal_blocks) then
-        return;
-    end if;
-    -- The hash as verify() recomputes it (audit.log_rows_rehashed, under UTC and hex), for this
-    -- transaction only; the append-only trigger is off for this one statement, inside the transaction
-    -- that applies this file, so no other session ever sees it disabled.
-    perform pg_catalog.set_config('timezone', 'UTC', true);
-    perform pg_catalog.set_config('bytea_output', 'hex', true);
-    foreach v_table in array array['logs', 'order_logs', 'key_logs'] loop
-        continue when not exists (select from audit.log_rows as r where r.log_table = v_table and r.row_hash is null);
-        execute pg_catalog.format('alter table public.%I disable trigger _010_append_only', v_table);
-        execute pg_catalog.format(
-            'update public.%I as l set row_hash = r.computed from audit.log_rows_rehashed as r '
-            'where r.log_table = %L and r.row_hash is null and l.row_hash is null and l.id = r.id', v_table, v_table);
-        execute pg_catalog.format('alter table public.%I enable trigger _010_append_only', v_table);
-    end loop;
-    perform pg_catalog.set_config('timezone', v_tz, true);
-    perform pg_catalog.set_config('bytea_output', v_bytea, true);
-end
-$$;
+-- Migration 20261126_31 copied the log rows written before this file existed, without a hash. They need
+-- nothing of their own any more: audit.seal() hashes every row it seals that has none, and those rows
+-- had the migration's transaction id, so the first seal took them. (This file used to hash them here,
+-- until the first seal.)

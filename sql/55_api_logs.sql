@@ -50,8 +50,8 @@ begin
         raise exception 'message must be 1 to % characters', c_max_message using errcode = 'SRP90';
     end if;
     -- A client's words are refused outright if they hold a control character but tab (log injection: a
-    -- newline forges a line, ESC sequences drive a DBA's terminal); the stamp trigger escapes any that
-    -- reach a log table some other way.
+    -- newline forges a line, ESC sequences drive a DBA's terminal); in details they are escaped
+    -- (audit.printable_json), as every writer of a log table does.
     if p_component ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]' or p_message ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]' then
         raise exception 'an event may not hold control characters (tab is allowed)' using errcode = 'SRP92',
             hint = 'Send one line of text: no line breaks, no terminal escape codes.';
@@ -89,7 +89,7 @@ begin
         exit when v_seen < 100;
     end loop;
     insert into public.logs (level, component, action, message, details, user_id)
-    values (v_level, 'client:' || p_component, 'client_event', p_message, p_details, v_user);
+    values (v_level, 'client:' || p_component, 'client_event', p_message, audit.printable_json(p_details), v_user);
 end
 $$;
 comment on function api.log_client_event(text, text, text, jsonb) is
@@ -255,10 +255,11 @@ begin
     select coalesce(c.at, pg_catalog.now()) at time zone 'UTC',
            case when c.status >= 500 then 'ERROR' when c.status >= 400 then 'WARNING' else 'INFO' end,
            'api', 'api_call',
-           pg_catalog.format('%s %s %s', c.method, c.route, c.status),
-           pg_catalog.jsonb_build_object('method', c.method, 'route', c.route, 'status', c.status,
-                                         'duration_ms', c.duration_ms, 'at', c.at),
-           c.user_id, c.request_id, c.client_request_id, c.client_addr
+           audit.printable_text(pg_catalog.format('%s %s %s', c.method, c.route, c.status)),
+           audit.printable_json(pg_catalog.jsonb_build_object('method', c.method, 'route', c.route, 'status', c.status,
+                                                              'duration_ms', c.duration_ms, 'at', c.at)),
+           c.user_id, audit.printable_text(c.request_id), audit.printable_text(c.client_request_id),
+           coalesce(c.client_addr, pg_catalog.inet_client_addr())
     from pg_catalog.jsonb_to_recordset(p_calls)
          as c (method text, route text, status integer, duration_ms numeric, user_id integer,
                request_id text, client_request_id text, client_addr inet, at timestamptz);

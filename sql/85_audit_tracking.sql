@@ -12,7 +12,5 @@ select audit.enable_tracking('public.aes_keys', array['key_value']);
 -- Every secret column of vault (site, login, secret, notes, blind index) is bytea: redacted by type.
 select audit.enable_tracking('public.vault');
 
--- Order events (created, status changed, sensitive field changed, deleted) go to order_logs.
-drop trigger if exists _910_order_events on public.orders;
-create trigger _910_order_events after insert or update or delete on public.orders
-    for each row execute function audit.tg_orders__order_events();
+-- Order events (created, status changed, sensitive field changed, deleted) go to order_logs, written by
+-- the orders' change-audit trigger itself (audit.tg_row__audit).

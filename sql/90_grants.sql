@@ -74,15 +74,15 @@ to strongroom_admin;
 
 -- Audit (sql/40_audit.sql, 55_api_logs.sql, 80_dba_queries.sql) ----------------------------------
 -- The log tables and seal blocks: no runtime role writes them (triggers and SECURITY DEFINER functions
--- do); the auditor reads exactly the log tables, the audit_trail view, the seal blocks and verify(), and
--- of users only id and username (for the view's names).
+-- do); the auditor reads exactly the log tables, the audit_trail view, the seal blocks (and the row
+-- hashes they cover) and verify(), and of users only id and username (for the view's names).
 revoke all on public.logs, public.order_logs, public.key_logs, audit.seal_blocks, audit.retired_partitions,
-    audit.settings from strongroom_authenticator, strongroom_user, strongroom_admin, strongroom_auditor;
+    audit.settings, audit.row_hashes from strongroom_authenticator, strongroom_user, strongroom_admin, strongroom_auditor;
 revoke all on schema audit_archive from public;
 revoke all on schema log_partitions from public;  -- read the log partitions through their parents
 grant usage on schema audit to strongroom_auditor;
 grant select on public.logs, public.order_logs, public.key_logs, audit.audit_trail, audit.seal_blocks,
-    audit.retired_partitions to strongroom_auditor;
+    audit.retired_partitions, audit.row_hashes to strongroom_auditor;
 grant select (id, username) on public.users to strongroom_auditor;
 grant execute on function audit.verify(), audit.head(), audit.order_history(integer),
     audit.failed_logins(interval), audit.key_events(integer), audit.request_trail(text),

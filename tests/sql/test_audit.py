@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 import pytest
 
@@ -46,7 +48,57 @@ def test_creating_an_order_writes_one_change_row_with_the_callers_actor_request_
     assert (row["request_id"], str(row["client_addr"])) == ("req-create", "192.0.2.7")
     assert row["before_image"] is None
     assert row["after_image"]["description"] == "ten bolts"
-    assert row["txid"] is not None and len(row["row_hash"]) == 32
+    # the row's own transaction; its hash is taken when it is sealed, and kept beside it
+    assert row["txid"] is not None and row["row_hash"] is None
+    db.execute("select * from audit.seal()")
+    assert len(db.execute("select row_hash from audit.row_hashes where log_table = 'logs' and id = %s",
+                          [row["id"]]).fetchone()[0]) == 32
+
+
+def test_no_runtime_role_may_insert_into_a_log_table(db, connect):
+    for role in ("strongroom_authenticator", "strongroom_user", "strongroom_admin", "strongroom_auditor"):
+        conn = connect(autocommit=True)
+        conn.execute(f"set role {role}")
+        for table in LOG_TABLES:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(f"insert into public.{table} (action) values ('forged')")
+
+
+def test_a_caller_cannot_name_the_transaction_role_or_hash_of_a_log_row(db, connect):
+    # The one writer that takes rows from its caller: txid, db_role and row_hash are not among its fields.
+    conn = connect(user="strongroom_authenticator")
+    forged = [{"method": "GET", "route": "/me", "status": 200, "request_id": "req-forged",
+               "txid": "1", "db_role": "strongroom_admin", "row_hash": "\\x00"}]
+    conn.execute("select audit.record_api_calls(%s::jsonb)", [json.dumps(forged)])
+    txid = conn.execute("select pg_current_xact_id()::text").fetchone()[0]
+    conn.commit()
+
+    row = log_rows(db, "request_id = 'req-forged'")[0]
+    assert (str(row["txid"]), row["db_role"], row["row_hash"]) == (txid, "strongroom_authenticator", None)
+
+
+def test_the_audit_trigger_ignores_a_callers_temporary_objects_named_like_its_own(db, connect):
+    # A caller's temporary schema is searched first for relations and types, whatever the search_path.
+    alice = make_user(db, "alice")
+    with db.transaction():
+        in_request(db, alice, "req-temp-2")
+        db.execute("create temporary table logs (action text)")
+        db.execute("create temporary table jsonb (x int)")
+        db.execute("insert into public.orders (user_id, description) values (%s, 'two nuts')", [alice])
+
+    row = log_rows(db, "request_id = 'req-temp-2' and table_name = 'orders'")[0]
+    assert (row["action"], row["actor_id"], row["after_image"]["description"]) == ("insert", alice, "two nuts")
+    assert db.execute("select count(*) from pg_temp.logs").fetchone() == (0,)
+
+
+def test_images_of_a_table_with_a_timestamptz_column_are_spelled_in_utc_whoever_writes(db):
+    alice = make_user(db, "alice")
+    db.execute("set timezone = 'Asia/Tokyo'")
+    db.execute("update public.users set locked_until = '2030-01-02 03:04:05+00' where id = %s", [alice])
+    db.execute("reset timezone")
+
+    row = log_rows(db, "table_name = 'users' and action = 'update'")[0]
+    assert row["after_image"]["locked_until"] == "2030-01-02T03:04:05+00:00"
 
 
 def test_an_order_event_row_is_written_for_creation_and_each_status_change(db):

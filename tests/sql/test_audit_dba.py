@@ -188,7 +188,7 @@ def readable(db: psycopg.Connection, role: str) -> set[str]:
 def test_the_auditor_reads_exactly_the_log_tables_the_trail_and_the_seal_records(db):
     assert readable(db, "strongroom_auditor") == {
         "public.logs", "public.order_logs", "public.key_logs", "audit.audit_trail",
-        "audit.seal_blocks", "audit.retired_partitions", "private.current_context",
+        "audit.seal_blocks", "audit.row_hashes", "audit.retired_partitions", "private.current_context",
     }
 
 

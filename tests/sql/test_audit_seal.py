@@ -249,12 +249,90 @@ def test_a_null_valued_key_added_or_removed_inside_a_jsonb_column_is_named(seale
         False, "row", row, "row content does not match its hash")
 
 
-def test_an_edited_unsealed_row_is_named_too(sealed):
+def test_a_row_is_hashed_when_it_is_sealed_and_an_edit_after_that_is_named(sealed):
+    # Until a row is sealed, whoever can edit it could recompute a hash taken at insert just as well: it
+    # has none yet, and the seal hashes it as it is then.
     last = sealed.execute("select max(id) from public.logs").fetchone()[0]
+    assert sealed.execute("select row_hash from audit.log_rows where log_table = 'logs' and id = %s",
+                          [last]).fetchone() == (None,)
     tamper(sealed, "update public.logs set level = 'DEBUG' where id = %s", [last])
+    assert verify(sealed)["ok"] is True
+
+    seal(sealed)
+    assert sealed.execute("select count(*) from audit.row_hashes where log_table = 'logs' and id = %s",
+                          [last]).fetchone() == (1,)
+    assert verify(sealed)["ok"] is True
+    tamper(sealed, "update public.logs set level = 'INFO' where id = %s", [last])
 
     result = verify(sealed)
-    assert (result["kind"], result["item_id"]) == ("row", last)
+    assert (result["kind"], result["item_id"], result["problem"]) == (
+        "row", last, "row content does not match its hash")
+
+
+def test_an_edited_row_whose_kept_hash_was_recomputed_is_caught_by_its_block(sealed):
+    tamper(sealed, "update public.order_logs set action = 'cancelled' where id = 2")
+    tamper(sealed, "update audit.row_hashes h set row_hash = audit.row_hash('order_logs', to_jsonb(o))"
+                   " from public.order_logs o where h.log_table = 'order_logs' and h.id = 2 and o.id = 2")
+
+    result = verify(sealed)
+    assert (result["kind"], result["log_table"], result["item_id"]) == (
+        "block", "order_logs", first_sealed_block(sealed, "order_logs"))
+
+
+def test_a_sealed_row_whose_kept_hash_was_removed_is_named(sealed):
+    tamper(sealed, "delete from audit.row_hashes where log_table = 'logs' and id = 2")
+
+    result = verify(sealed)
+    assert (result["kind"], result["item_id"], result["problem"]) == ("row", 2, "row has no hash")
+
+
+@pytest.mark.parametrize("change", ["update audit.row_hashes set row_hash = '\\x00'", "delete from audit.row_hashes",
+                                    "truncate audit.row_hashes"])
+def test_even_the_owner_cannot_rewrite_the_kept_row_hashes(db, connect, change):
+    history(db, orders=1)
+    seal(db)
+    conn = connect(autocommit=True)
+    conn.execute("set role strongroom_owner")
+
+    with pytest.raises(psycopg.Error) as refused:
+        conn.execute(change)
+    assert refused.value.sqlstate == "SRF90"
+
+
+# Rows hashed at insert, as every row was before migration 20261202_01 -----------------------------------
+
+def hash_at_insert(db: psycopg.Connection) -> None:
+    """Give every row without a hash the one the stamping trigger used to set at insert."""
+    for table in LOG_TABLES:
+        tamper(db, f"update public.{table} l set row_hash = audit.row_hash('{table}', to_jsonb(l))"
+                   " where row_hash is null")
+
+
+def test_rows_hashed_at_insert_sealed_before_or_after_the_change_still_verify(db):
+    history(db, orders=2)
+    hash_at_insert(db)
+    seal(db)  # blocks over rows hashed at insert, as sealed before the migration
+    order = db.execute("insert into public.orders (description) values ('unsealed') returning id").fetchone()[0]
+    db.execute("update public.orders set status = 'processing' where id = %s", [order])
+    hash_at_insert(db)  # rows hashed at insert, not sealed yet when the migration ran
+    db.execute("insert into public.orders (description) values ('after the migration')")
+
+    seal(db)
+
+    assert verify(db)["ok"] is True
+    kept = db.execute("select log_table, count(*) from audit.row_hashes group by 1 order by 1").fetchall()
+    assert kept == [("logs", 1), ("order_logs", 1)]  # only the rows written since: the others bring theirs
+
+
+def test_an_edited_unsealed_row_that_brought_its_hash_is_named(db):
+    history(db, orders=1)
+    hash_at_insert(db)
+    last = db.execute("select max(id) from public.logs").fetchone()[0]
+    tamper(db, "update public.logs set level = 'DEBUG' where id = %s", [last])
+
+    result = verify(db)
+    assert (result["kind"], result["item_id"], result["problem"]) == (
+        "row", last, "row content does not match its hash")
 
 
 def test_an_edited_row_with_a_recomputed_hash_is_caught_by_its_block(sealed):

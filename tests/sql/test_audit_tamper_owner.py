@@ -314,43 +314,35 @@ def test_applying_the_code_turns_a_disabled_partition_guard_back_on(db, db_dsn, 
 
 # Rows from before the audit trail ----------------------------------------------------------------------
 
-def unhashed_row(db: psycopg.Connection) -> int:
-    """A row as migration 20261126_31 copied it from before the audit trail: no hash."""
+def test_rows_without_a_hash_are_hashed_by_the_seal_that_takes_them(db):
+    # As migration 20261126_31 copied the rows from before the audit trail, and as every row is written now.
     history(db, orders=1)
+    assert db.execute("select count(*) from audit.log_rows where row_hash is not null").fetchone() == (0,)
+
+    seal(db)
+
+    assert db.execute("select count(*) from audit.log_rows where row_hash is null").fetchone() == (0,)
+    assert verify(db)["ok"] is True
+
+
+def test_once_sealed_a_row_without_a_hash_is_never_hashed_again(db, db_dsn):
+    history(db, orders=1)
+    seal(db)
     row = db.execute("select max(id) from public.logs").fetchone()[0]
-    tamper(db, "update public.logs set row_hash = null where id = %s", [row])
-    assert verify(db)["problem"] == "row has no hash"
-    return row
-
-
-def test_rows_without_a_hash_get_one_when_the_code_is_applied_before_the_first_seal(db, db_dsn):
-    row = unhashed_row(db)
+    tamper(db, "delete from audit.row_hashes where log_table = 'logs' and id = %s", [row])
 
     reapply_code(db_dsn)
-
-    assert db.execute("select row_hash is not null from public.logs where id = %s", [row]).fetchone()[0]
-    assert verify(db)["ok"] is True
     seal(db)
-    assert verify(db)["ok"] is True
 
-
-def test_once_anything_is_sealed_a_row_without_a_hash_is_never_hashed(db, db_dsn):
-    seal(db)
-    row = unhashed_row(db)
-
-    reapply_code(db_dsn)
-
-    assert db.execute("select row_hash is null from public.logs where id = %s", [row]).fetchone()[0]
     result = verify(db)
     assert (result["kind"], result["item_id"], result["problem"]) == ("row", row, "row has no hash")
 
 
 def test_applying_the_code_leaves_the_append_only_trigger_on(db, db_dsn, connect):
-    unhashed_row(db)
+    history(db, orders=1)
 
     reapply_code(db_dsn)
 
     with pytest.raises(psycopg.Error) as refused:
         as_owner(connect).execute("update public.logs set action = 'x'")
     assert refused.value.sqlstate == "SRF90"
-
