@@ -1,0 +1,13 @@
+drop index public.logs_request_id;
+create index logs_request_id on public.logs (request_id);
+drop index public.logs_table_row;
+create index logs_table_row on public.logs (table_name, row_id);
+drop index public.order_logs_request_id;
+create index order_logs_request_id on public.order_logs (request_id);
+drop index public.key_logs_request_id;
+create index key_logs_request_id on public.key_logs (request_id);
+drop index public.order_logs_actor_id;
+create index order_logs_actor_id on public.order_logs (actor_id, logged_at);
+drop index public.key_logs_actor_id;
+create index key_logs_actor_id on public.key_logs (actor_id, logged_at);
+create index if not exists key_logs_key_id_idx on public.key_logs (key_id);
