@@ -1,7 +1,7 @@
 -- Every REVOKE and GRANT, so privileges read in one sitting. One section per area.
 
 -- Foundation ---------------------------------------------------------------------------------------
-revoke all on schema api, private, audit from public;
+revoke all on schema api, private, audit, request from public;
 revoke all on all tables in schema public from public;
 revoke all on all tables in schema private from public;
 revoke execute on all functions in schema api, private, audit from public;
@@ -20,6 +20,10 @@ grant execute on function api.master_key_matches(text) to strongroom_authenticat
 -- it is granted to no one. open_request refuses every call but the first in a transaction.
 grant execute on function api.begin_request(int, text, int, text, inet, uuid, text) to strongroom_authenticator;
 grant execute on function api.begin_anonymous_request(text, inet, text) to strongroom_authenticator;
+-- The same in one statement: request.<name> begins the request, then calls api.<name> in the caller's role
+-- (sql/92_request.sql makes one per api function a caller role may execute below, and grants them to the
+-- authenticator alone: each runs nothing before begin_request has accepted the caller).
+grant usage on schema request to strongroom_authenticator;
 grant usage on schema private to strongroom_authenticator, strongroom_user, strongroom_admin, strongroom_auditor;
 grant execute on function private.open_request(int, text, int, uuid, text, text, inet)
     to strongroom_user, strongroom_admin, strongroom_auditor;

@@ -7,7 +7,7 @@ import pytest
 
 from tests.sql.accounts_support import begin_request, register
 
-OUR_SCHEMAS = ("api", "private", "audit", "public")
+OUR_SCHEMAS = ("api", "private", "audit", "public", "request")
 CALLER_ROLES = ("strongroom_user", "strongroom_admin", "strongroom_auditor")
 RUNTIME_ROLES = ("strongroom_authenticator", *CALLER_ROLES)
 # What the API may do before a caller exists: start a request, register, log in, check readiness.
@@ -70,7 +70,7 @@ def test_every_function_in_our_code_schemas_pins_search_path(db):
     unpinned = db.execute("""
         select p.oid::regprocedure::text
         from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-        where n.nspname in ('api', 'private', 'audit')
+        where n.nspname in ('api', 'private', 'audit', 'request')
           and not exists (select 1 from unnest(coalesce(p.proconfig, '{}')) c where c like 'search_path=%%')
           and (p.prosecdef or coalesce(obj_description(p.oid, 'pg_proc'), '') not like '%%no SET clause%%')
     """).fetchall()

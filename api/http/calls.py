@@ -1,12 +1,19 @@
 """The one way a request reaches PostgreSQL (through the pool of api/http/pool.py).
 
-Every call is one short transaction: BEGIN, `api.begin_request(...)` (switches to the caller's role, refuses
-a stale token), the master key only for calls that decrypt or encrypt, `transaction_read_only` for reads that
-write no log row, the one `api` function, COMMIT. The COMMIT has succeeded before a route returns, so a
-failed commit reaches the client as an error, never as a 200 for lost work. Serialization failures and
-deadlocks re-run the whole transaction a bounded number of times. Statements are pipelined and the rows are
-read only after the COMMIT is queued: BEGIN, context, function and COMMIT go in one round trip (a call with an
-Idempotency-Key takes two: it decides on the claim's answer).
+A call with a caller is one statement, `select * from request.<name>(context..., arguments...)`, prepared,
+on a connection in autocommit: one round trip. request.<name> (sql/92_request.sql) runs
+`api.begin_request(...)` (switches to the caller's role, refuses a stale token), sets the master key only
+for calls that decrypt or encrypt and `transaction_read_only` for reads that write no log row, then calls
+api.<name> in the caller's role. PostgreSQL commits the statement's transaction before it reports the
+statement complete, and psycopg reads every result up to then, so a failed commit reaches the route as an
+error, never as rows of lost work. Serialization failures and deadlocks re-run the call a bounded number
+of times (the failed attempt was rolled back whole).
+
+Calls without a caller (register, login, refresh) and creates with an Idempotency-Key are one explicit
+transaction: BEGIN, `api.begin_anonymous_request(...)` or `api.begin_request(...)` with the settings, the
+work, COMMIT, pipelined so that the rows are read only after the COMMIT is queued (one round trip; the
+Idempotency-Key path takes two: it decides on the claim's answer). The COMMIT has succeeded before a route
+returns. Secrets (the master key, passwords) only ever travel as bound parameters, never in statement text.
 """
 
 from __future__ import annotations
@@ -48,12 +55,25 @@ CLAIM = "select state, status, response from api.claim_idempotency_key(%s, %s, %
 SAVE = "select api.save_idempotent_response(%s, %s, %s::jsonb)"
 
 
+# The arguments of every request.<name> before the function's own (sql/92_request.sql).
+REQUEST_CONTEXT = 9
+
+
 @cache
 def call_sql(function: str, nargs: int) -> sql.Composed:
     """`select * from api.fn(%s, ...)`; the name is always a literal of our code, never input."""
     schema, name = function.split(".")
     placeholders = sql.SQL(", ").join([sql.Placeholder()] * nargs)
     return sql.SQL("select * from {}.{}({})").format(sql.Identifier(schema), sql.Identifier(name), placeholders)
+
+
+@cache
+def request_sql(function: str, nargs: int) -> sql.Composed:
+    """`select * from request.fn(%s, ...)`: the one statement of a call of api.fn with a caller."""
+    schema, name = function.split(".")
+    if schema != "api":
+        raise ValueError(f"{function}: a caller calls api functions only")
+    return call_sql(f"request.{name}", REQUEST_CONTEXT + nargs)
 
 
 @dataclass
@@ -76,37 +96,66 @@ class Db:
         self.caller = caller
         self.info = info
 
+    def _key(self, crypto: bool) -> str:
+        return self.settings.master_key.get_secret_value() if crypto and self.settings.master_key else ""
+
     def _context(self, read_only: bool, crypto: bool) -> tuple[str, list[Any]]:
-        key = self.settings.master_key.get_secret_value() if crypto and self.settings.master_key else ""
-        flag = "on" if read_only else "off"
-        info = self.info
+        """The context statement of an explicit transaction, and its parameters."""
+        key, flag, info = self._key(crypto), "on" if read_only else "off", self.info
         if self.caller is None:
             return ANONYMOUS_CONTEXT, [info.request_id, info.client_addr, info.client_request_id, key, flag]
         c = self.caller
         return CONTEXT, [c.user_id, c.role, c.token_version, info.request_id, info.client_addr, c.session_id,
                          info.client_request_id, key, flag]
 
+    def request_params(self, read_only: bool, crypto: bool) -> list[Any]:
+        """The REQUEST_CONTEXT first arguments of request.<name>: the caller, the request, the settings."""
+        c, info = self.caller, self.info
+        assert c is not None
+        return [c.user_id, c.role, c.token_version, info.request_id, info.client_addr, c.session_id,
+                info.client_request_id, self._key(crypto), read_only]
+
+    async def _retrying[T](self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """`attempt()`, again after a serialization failure or a deadlock (which rolled it back), a bounded
+        number of times with a little jitter."""
+        attempts = self.settings.transaction_retries + 1
+        for n in range(attempts):
+            try:
+                return await attempt()
+            except RETRYABLE:
+                if n == attempts - 1:
+                    raise
+                await asyncio.sleep(random.uniform(0.005, 0.02) * (n + 1))  # noqa: S311 - jitter, not a secret
+        raise AssertionError("unreachable")
+
     async def transaction(self, work: Work, *, read_only: bool, crypto: bool) -> Any:
         """Run `work` in one committed transaction with the request context set; retry what may be retried."""
         query, params = self._context(read_only, crypto)
-        attempts = self.settings.transaction_retries + 1
-        for attempt in range(attempts):
-            try:
-                async with connection(self.pool) as conn:
-                    async with conn.pipeline(), conn.transaction():
-                        await conn.execute(query, params)
-                        result = await work(conn)
-                    # Leaving the pipeline block has synced the COMMIT: it succeeded.
-                    return result
-            except RETRYABLE:
-                if attempt == attempts - 1:
-                    raise
-                await asyncio.sleep(random.uniform(0.005, 0.02) * (attempt + 1))  # noqa: S311 - jitter, not a secret
-        raise AssertionError("unreachable")
+
+        async def attempt() -> Any:
+            async with connection(self.pool) as conn:
+                async with conn.pipeline(), conn.transaction():
+                    await conn.execute(query, params)
+                    result = await work(conn)
+                # Leaving the pipeline block has synced the COMMIT: it succeeded.
+                return result
+
+        return await self._retrying(attempt)
 
     async def call_all(self, function: str, *args: Any, read_only: bool = True,
                        crypto: bool = False) -> list[dict[str, Any]]:
         """Every row the function returns."""
+        if self.caller is not None:
+            query, params = request_sql(function, len(args)), [*self.request_params(read_only, crypto), *args]
+
+            async def attempt() -> list[dict[str, Any]]:
+                async with connection(self.pool) as conn:
+                    cur = conn.cursor(row_factory=dict_row)
+                    await cur.execute(query, params)  # autocommit: it has committed once it returns
+                    return await cur.fetchall()
+
+            return await self._retrying(attempt)
+
         async def work(conn: AsyncConnection[Any]) -> AsyncCursor[Any, dict[str, Any]]:
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(call_sql(function, len(args)), args)

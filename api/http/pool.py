@@ -33,7 +33,9 @@ def make_pool(settings: Settings) -> AsyncConnectionPool:
         # that then finds the pool short starts a new attempt at once, so a long outage heals as fast as a
         # short one (see the README's "When PostgreSQL restarts").
         reconnect_timeout=settings.pool_timeout_seconds,
-        kwargs={"application_name": "strongroom-api", "options": timeouts},
+        # Autocommit: a call with a caller is one statement, its own transaction (api/http/calls.py); the
+        # calls that need more open an explicit one (conn.transaction() sends BEGIN and COMMIT).
+        kwargs={"application_name": "strongroom-api", "options": timeouts, "autocommit": True},
     )
 
 

@@ -6,8 +6,9 @@ with wrk (Debian package `wrk`; a small Python load generator otherwise) at `--c
     1. GET /health (an empty route, every security header) against a bare FastAPI app with one route, served
        by uvicorn with as many workers: goal >= 0.9.
     2. POST /orders (plain and sensitive), GET /orders (a page of 50, one in five encrypted) and GET /me,
-       each against pgbench running exactly the SQL the API sends for it (the context statement of
-       api/http/calls.py and the function, in one transaction, prepared) at the same concurrency: goal >= 0.5.
+       each against pgbench running exactly the statement the API sends for it (request.<name> with the
+       request's context and the arguments, api/http/calls.py, prepared, in autocommit) at the same
+       concurrency: goal >= 0.5.
     3. POST /login: logins/s against cores / crypt() time at the configured bcrypt cost: goal >= 0.9.
 
 Interleaved rounds (`--rounds`), medians. It starts its own embedded PostgreSQL and API in a temporary
@@ -37,7 +38,7 @@ import httpx  # noqa: E402
 import psycopg  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
-from api.http.calls import Db, RequestInfo, call_sql  # noqa: E402
+from api.http.calls import Db, RequestInfo, request_sql  # noqa: E402
 from api.http.security import Caller, Tokens  # noqa: E402
 from api.postgres.embedded import EmbeddedServer, default_bindir  # noqa: E402
 from api.postgres.migrate import migrate  # noqa: E402
@@ -109,11 +110,10 @@ def load(url: str, method: str, bodies: list[str], headers: dict[str, str], seco
 
 def pgbench_script(conn: psycopg.Connection, settings: Settings, caller: Caller, function: str, args: list[object],
                    read_only: bool, crypto: bool) -> tuple[str, list[str]]:
-    """The transaction the API runs for one call, as a pgbench script with its variables (-D)."""
+    """The statement the API sends for one call (api/http/calls.py), as a pgbench script with its variables (-D)."""
     db = Db(None, settings, caller, RequestInfo(request_id="bench-request-id", client_addr="127.0.0.1"))  # type: ignore[arg-type]
-    context, params = db._context(read_only, crypto)
-    values = [*params, *args]
-    statement = context + ";\n" + call_sql(function, len(args)).as_string(conn) + ";\n"
+    values = [*db.request_params(read_only, crypto), *args]
+    statement = request_sql(function, len(args)).as_string(conn) + ";\n"
     defines: list[str] = []
     n = 0
 
@@ -127,8 +127,7 @@ def pgbench_script(conn: psycopg.Connection, settings: Settings, caller: Caller,
         defines.extend(["-D", f"p{n}={str(value).lower() if isinstance(value, bool) else value}"])
         return f":p{n}"
 
-    script = "begin;\n" + re.sub(r"%s", variable, statement) + "commit;\n"
-    return script, defines
+    return re.sub(r"%s", variable, statement), defines
 
 
 def pgbench(server: EmbeddedServer, dbname: str, script: str, defines: list[str], seconds: int, clients: int,

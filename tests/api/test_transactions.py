@@ -81,6 +81,48 @@ def test_a_commit_that_fails_reaches_the_client_as_an_error(client: TestClient, 
     assert db.execute("select count(*) from public.users").fetchone() == (0,)
 
 
+def test_a_commit_that_fails_after_a_callers_one_statement_call_is_an_error_and_keeps_nothing(
+        client: TestClient, user: Callable[[str], dict[str, str]], db: psycopg.Connection) -> None:
+    # A caller's call is one statement in autocommit: its rows are sent before the commit runs.
+    headers = user("alice")
+    db.execute("""
+        create function public.refuse_at_commit() returns trigger language plpgsql as $$
+        begin raise exception 'refused at commit'; end $$;
+        create constraint trigger refuse_at_commit after insert on public.orders
+            deferrable initially deferred for each row execute function public.refuse_at_commit();
+    """)
+
+    response = client.post("/orders", json={"description": "lost at commit"}, headers=headers)
+
+    assert response.status_code >= 500 and response.headers["content-type"] == "application/problem+json"
+    assert "refused at commit" not in response.text
+    assert db.execute("select count(*) from public.orders").fetchone() == (0,)
+
+
+def test_a_callers_call_that_meets_a_serialization_failure_is_retried(
+        client: TestClient, user: Callable[[str], dict[str, str]], db: psycopg.Connection) -> None:
+    headers = user("alice")
+    # The first attempt fails as a serialization failure would; a sequence is not rolled back with it.
+    db.execute("""
+        create sequence public.attempts;
+        create function public.fail_once() returns trigger language plpgsql security definer
+        set search_path = '' as $$
+        begin
+            if pg_catalog.nextval('public.attempts') = 1 then
+                raise exception 'could not serialize' using errcode = '40001';
+            end if;
+            return new;
+        end $$;
+        create trigger fail_once before insert on public.orders for each row execute function public.fail_once();
+    """)
+
+    response = client.post("/orders", json={"description": "second time lucky"}, headers=headers)
+
+    assert response.status_code == 201
+    assert db.execute("select count(*) from public.orders").fetchone() == (1,)
+    assert db.execute("select last_value from public.attempts").fetchone() == (2,)
+
+
 def test_a_statement_over_its_timeout_is_503_with_retry_after(make_client: Callable[..., TestClient],
                                                               connect: Callable) -> None:
     client = make_client(statement_timeout_ms=300)

@@ -88,7 +88,7 @@ def callable_functions(db: psycopg.Connection) -> list[Function]:
         select distinct p.oid::regprocedure::text, p.proname::text,
                array(select format_type(t, null) from unnest(p.proargtypes::oid[]) t)
           from pg_proc p join pg_namespace n on n.oid = p.pronamespace, unnest(%s::text[]) r(rolname)
-         where n.nspname in ('api', 'audit') and p.prokind = 'f'
+         where n.nspname in ('api', 'audit', 'request') and p.prokind = 'f'
            and has_function_privilege(r.rolname, p.oid, 'EXECUTE')
          order by 1
     """, [list(RUNTIME_ROLES)]).fetchall()
