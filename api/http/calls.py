@@ -60,15 +60,17 @@ REQUEST_CONTEXT = 9
 
 
 @cache
-def call_sql(function: str, nargs: int) -> sql.Composed:
-    """`select * from api.fn(%s, ...)`; the name is always a literal of our code, never input."""
+def call_sql(function: str, nargs: int) -> str:
+    """`select * from schema.fn(%s, ...)`; the name is always a literal of our code, never input. Rendered
+    once: psycopg would compose it again on every execute."""
     schema, name = function.split(".")
     placeholders = sql.SQL(", ").join([sql.Placeholder()] * nargs)
-    return sql.SQL("select * from {}.{}({})").format(sql.Identifier(schema), sql.Identifier(name), placeholders)
+    return sql.SQL("select * from {}.{}({})").format(sql.Identifier(schema), sql.Identifier(name),
+                                                      placeholders).as_string()
 
 
 @cache
-def request_sql(function: str, nargs: int) -> sql.Composed:
+def request_sql(function: str, nargs: int) -> str:
     """`select * from request.fn(%s, ...)`: the one statement of a call of api.fn with a caller."""
     schema, name = function.split(".")
     if schema != "api":

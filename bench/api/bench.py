@@ -113,7 +113,7 @@ def pgbench_script(conn: psycopg.Connection, settings: Settings, caller: Caller,
     """The statement the API sends for one call (api/http/calls.py), as a pgbench script with its variables (-D)."""
     db = Db(None, settings, caller, RequestInfo(request_id="bench-request-id", client_addr="127.0.0.1"))  # type: ignore[arg-type]
     values = [*db.request_params(read_only, crypto), *args]
-    statement = request_sql(function, len(args)).as_string(conn) + ";\n"
+    statement = request_sql(function, len(args)) + ";\n"
     defines: list[str] = []
     n = 0
 
