@@ -1,18 +1,20 @@
 """The typed dependencies routes declare: who calls, the database handle, the Idempotency-Key.
 
-    CurrentUser     the verified access token (401 with WWW-Authenticate: Bearer otherwise)
-    CallerConn      a Db whose calls run as that caller (api.begin_request first in each transaction)
+    CallerConn      a Db whose calls run as the caller of the verified access token (401 with
+                    WWW-Authenticate: Bearer otherwise); api.begin_request first in each call
     PublicConn      a Db for the routes that come before a token: register, login, refresh
     IdempotencyKey  the optional Idempotency-Key header, checked for form
     CryptGate       the gate every call that can run crypt() passes (budgets, hashing slots)
 
 Every dependency is `async def`: FastAPI runs a plain `def` one in a worker thread, a hop that cost about a
-tenth of a request's Python time; none of these blocks.
+tenth of a request's Python time; none of these blocks. CallerConn is one dependency, not a chain of three
+(bearer token, caller, Db): FastAPI's solving costs about as much per dependency as the work in it.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -20,44 +22,48 @@ from fastapi.security import OAuth2PasswordBearer
 
 from api.http.calls import Db, RequestInfo
 from api.http.errors import not_authenticated
-from api.http.security import Caller, Tokens
+from api.http.security import Tokens
 from api.http.throttle import Gate
 
-# The lock in Swagger UI, and its Authorize form posting username/password to /login.
-oauth2 = OAuth2PasswordBearer(tokenUrl="login", auto_error=False, scheme_name="bearer",
-                              description="Log in with your username and password; the API returns a bearer token.")
+
+class CallerBearer(OAuth2PasswordBearer):
+    """The lock in Swagger UI (its Authorize form posts username/password to /login), and the dependency
+    of every route with a caller: a Db for the caller the bearer token names, once it is verified."""
+
+    async def __call__(self, request: Request) -> Db:  # type: ignore[override]
+        scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise not_authenticated()
+        issuer: Tokens = request.app.state.tokens
+        caller = issuer.verify_access(token)
+        request.state.user_id = caller.user_id  # for the API-call record, never for a decision
+        return Db(request.app.state.pool, request.app.state.settings, caller, request_info(request))
+
+
+caller_db = CallerBearer(tokenUrl="login", scheme_name="bearer",
+                         description="Log in with your username and password; the API returns a bearer token.")
+
+
+@lru_cache(maxsize=4096)
+def _inet(host: str) -> str | None:
+    """The address as PostgreSQL's inet reads it, or None for anything that is not an IP address."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
 
 
 def request_info(request: Request) -> RequestInfo:
     """The request id and the client's address (only if it is an IP address: it goes to an inet)."""
+    state = request.scope["state"]
     client = request.client.host if request.client else None
-    try:
-        address = str(ipaddress.ip_address(client)) if client else None
-    except ValueError:
-        address = None
-    return RequestInfo(request_id=request.state.request_id, client_addr=address,
-                       client_request_id=getattr(request.state, "client_request_id", None))
+    return RequestInfo(request_id=state["request_id"], client_addr=_inet(client) if client else None,
+                       client_request_id=state.get("client_request_id"))
 
 
 async def tokens(request: Request) -> Tokens:
     issuer: Tokens = request.app.state.tokens
     return issuer
-
-
-async def current_user(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Caller:
-    if not token:
-        raise not_authenticated()
-    issuer: Tokens = request.app.state.tokens
-    caller = issuer.verify_access(token)
-    request.state.user_id = caller.user_id  # for the API-call record, never for a decision
-    return caller
-
-
-CurrentUser = Annotated[Caller, Depends(current_user)]
-
-
-async def caller_db(request: Request, caller: CurrentUser) -> Db:
-    return Db(request.app.state.pool, request.app.state.settings, caller, request_info(request))
 
 
 async def public_db(request: Request) -> Db:

@@ -103,3 +103,27 @@ def test_a_well_signed_token_is_accepted_by_the_token_check(client: TestClient, 
 
     assert response.status_code == 401
     assert response.json().get("sqlstate") == "SRA04"  # no user 1: the database, not the token check
+
+
+def test_a_remembered_token_is_refused_once_it_expires(client: TestClient, api_settings: Settings) -> None:
+    now = int(time.time())
+    token = jwt.encode(claims(api_settings, exp=now + 2), secret(api_settings), algorithm="HS256")
+    first = client.get("/me", headers={"Authorization": f"Bearer {token}"})
+    assert first.json().get("sqlstate") == "SRA04"  # verified (and remembered): the database answered
+    time.sleep(max(0.0, now + 2 - time.time()) + 0.05)
+
+    response = client.get("/me", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 401 and response.json()["code"] == "not_authenticated"
+    assert "sqlstate" not in response.json()  # refused by the token check, not by the database
+
+
+def test_a_token_is_remembered_only_by_its_exact_bytes(client: TestClient, api_settings: Settings) -> None:
+    token = jwt.encode(claims(api_settings), secret(api_settings), algorithm="HS256")
+    assert client.get("/me", headers={"Authorization": f"Bearer {token}"}).json().get("sqlstate") == "SRA04"
+    head, body, signature = token.split(".")
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+
+    response = client.get("/me", headers={"Authorization": f"Bearer {head}.{body}.{flipped}"})
+
+    assert response.status_code == 401 and "sqlstate" not in response.json()
