@@ -58,16 +58,21 @@ class Edge:
         self.limit = settings.max_body_bytes
         self.discard = settings.max_discard_bytes
         self.hsts = f"max-age={settings.hsts_seconds}; includeSubDomains" if settings.hsts_seconds else None
-        self.docs_policy = docs_policy
-        base = {
-            b"cache-control": b"no-store",
-            b"x-content-type-options": b"nosniff",
-            b"referrer-policy": b"no-referrer",
-            b"x-frame-options": b"DENY",
-            b"cross-origin-opener-policy": b"same-origin",
-            b"permissions-policy": b"camera=(), microphone=(), geolocation=()",
-        }
-        self.base_headers = list(base.items())
+        base = [
+            (b"cache-control", b"no-store"),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"x-frame-options", b"DENY"),
+            (b"cross-origin-opener-policy", b"same-origin"),
+            (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+        ]
+        # Every response's headers but the request id, made once: per path with a policy of its own
+        # (/docs), the API's policy for every other path.
+        self.api_headers = [*base, (b"content-security-policy", API_CSP.encode())]
+        self.path_headers = {path: [*base, (b"content-security-policy", policy.encode())]
+                             for path, policy in docs_policy.items()}
+        self.https_headers = ([(b"strict-transport-security", self.hsts.encode())] if self.hsts else [])
+        self.names = frozenset(name for name, _ in [*self.api_headers, *self.https_headers, (b"x-request-id", b"")])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -90,19 +95,19 @@ class Edge:
         state["request_id"] = request_id
         state["client_request_id"] = client_request_id
         path: str = scope["path"]
-        csp = self.docs_policy.get(path, API_CSP).encode()
-        extra = [*self.base_headers, (b"content-security-policy", csp), (b"x-request-id", request_id.encode())]
-        if self.hsts and scope.get("scheme") == "https":
-            extra.append((b"strict-transport-security", self.hsts.encode()))
+        extra = [*self.path_headers.get(path, self.api_headers), (b"x-request-id", request_id.encode())]
+        if self.https_headers and scope.get("scheme") == "https":
+            extra += self.https_headers
         status = 0
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = [*message.get("headers", []),
-                                      *((n, v) for n, v in extra if n not in present)]
+                headers = message.get("headers") or []
+                present = {name.lower() for name, _ in headers}
+                message["headers"] = [*headers, *(extra if present.isdisjoint(self.names)
+                                                  else [h for h in extra if h[0] not in present])]
             await send(message)
 
         seen = 0
@@ -141,7 +146,7 @@ class Edge:
             if route and route not in UNRECORDED:
                 # Flushed in batches to audit.record_api_calls by the app's housekeeping task.
                 self.calls.append({"method": scope["method"], "route": route, "status": status, "duration_ms": ms,
-                                   "user_id": scope["state"].get("user_id"), "request_id": request_id,
+                                   "user_id": state.get("user_id"), "request_id": request_id,
                                    "client_request_id": client_request_id,
                                    "client_addr": client if IP.match(client) else None,
                                    "at": datetime.now(UTC).isoformat()})

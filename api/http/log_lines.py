@@ -25,11 +25,16 @@ class JsonLines(logging.Formatter):
             line["error"] = record.exc_info[0].__name__  # the type only: a traceback may quote a secret
         return json.dumps(line, default=str)
 
+    _encode = json.JSONEncoder(default=str).encode  # json.dumps(..., default=str) makes one per call
+    _second = -1
+    _stamp = ""
+
     def request_line(self, created: float, fields: dict[str, Any]) -> str:
-        """The access line of one request, as format() would write its record."""
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(created))
-        line = {"time": stamp, "level": "INFO", "logger": ACCESS, "msg": "request", **fields}
-        return json.dumps(line, default=str)
+        """The access line of one request, as format() would write its record (the time to the second,
+        formatted once per second)."""
+        if int(created) != self._second:
+            self._second, self._stamp = int(created), time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(created))
+        return self._encode({"time": self._stamp, "level": "INFO", "logger": ACCESS, "msg": "request", **fields})
 
 
 ACCESS = "strongroom.access"
