@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any, get_args
 
 import psycopg
@@ -133,3 +134,38 @@ def test_the_enums_are_the_lists_the_database_enforces(db: psycopg.Connection) -
     assert get_args(OrderStatus) == rules.ORDER_STATUSES and get_args(Role) == rules.ROLES
     assert level_check is not None
     assert set(re.findall(r"'([A-Z]+)'", level_check.group(1))) == set(get_args(ClientLevel))
+
+
+def _bare_times(annotation: Any, metadata: list[Any]) -> bool:
+    """Whether a datetime in this annotation is not a UtcTime (its value would be written without a zone)."""
+    from typing import Annotated, get_origin
+
+    from pydantic.functional_validators import AfterValidator
+
+    from api.http.models import UtcTime
+
+    utc = next(m for m in get_args(UtcTime)[1:] if isinstance(m, AfterValidator))
+    if get_origin(annotation) is Annotated:
+        base, *extra = get_args(annotation)
+        return _bare_times(base, [*metadata, *extra])
+    if annotation is datetime:
+        return utc not in metadata
+    return any(_bare_times(arg, []) for arg in get_args(annotation))
+
+
+def test_every_time_in_a_response_is_a_utc_time() -> None:
+    """A naive time from SQL is UTC; only UtcTime fields say so ("...Z"), so every response field is one."""
+    from api.http.app import app  # noqa: F401 - every route module, so every response model, is imported
+    from api.http.models import Out
+
+    models, pending = [], [Out]
+    while pending:
+        model = pending.pop()
+        models.append(model)
+        pending += model.__subclasses__()
+    bare = [f"{model.__name__}.{name}" for model in models for name, field in model.model_fields.items()
+            if _bare_times(field.annotation, field.metadata)]
+    with_times = [m for m in models if any("datetime" in str(f.annotation) for f in m.model_fields.values())]
+
+    assert with_times, "no response model has a time field: the check sees nothing"
+    assert bare == []

@@ -19,7 +19,7 @@ from pydantic import Field, ValidationError
 from api.http.calls import Db
 from api.http.deps import CallerConn, CryptGate, PublicConn, TokenIssuer
 from api.http.errors import PROTECTED, PUBLIC, Problem, not_authenticated, responses
-from api.http.models import Email, Name, Out, Password, Role, Strict, text
+from api.http.models import Email, Name, Out, Password, Role, Strict, UtcTime, text
 from api.http.security import Issued, Tokens, new_jti, token_hash
 from api.rules import ACCOUNT_DISABLED
 
@@ -75,18 +75,18 @@ class Account(Out):
     """The account's e-mail address, if given."""
     role: Role
     """user, admin or auditor."""
-    created_at: datetime | None = None
+    created_at: UtcTime | None = None
     """When the account was made (UTC)."""
 
 
 class Me(Account):
     is_active: bool
     """False once an admin disabled the account."""
-    locked_until: datetime | None = None
+    locked_until: UtcTime | None = None
     """Locked out until then after too many failed logins (UTC)."""
     locked_until_unlocked: bool = False
     """Locked until an administrator unlocks it (after the hard limit of consecutive failures)."""
-    last_login_at: datetime | None = None
+    last_login_at: UtcTime | None = None
     """The last successful login (UTC)."""
 
 

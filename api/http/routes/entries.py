@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter
@@ -10,7 +9,7 @@ from fastapi.responses import Response
 
 from api.http.deps import CallerConn, IdempotencyKey
 from api.http.errors import PROTECTED, responses
-from api.http.models import Cursor, Limit, ObjectId, Out, Page, Short, Strict, page_rows, text
+from api.http.models import Cursor, Limit, ObjectId, Out, Page, Short, Strict, UtcTime, page_rows, text
 
 router = APIRouter(tags=["entries"])
 
@@ -38,9 +37,9 @@ class EntryCreated(Out):
     """The note's id."""
     title: str
     """The note's title."""
-    created_at: datetime
+    created_at: UtcTime
     """When the note was created (UTC)."""
-    updated_at: datetime | None = None
+    updated_at: UtcTime | None = None
     """When it was last changed (UTC); null if never."""
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter
@@ -10,7 +9,7 @@ from pydantic import Field
 
 from api.http.deps import CallerConn
 from api.http.errors import PROTECTED, responses
-from api.http.models import ObjectId, Out, Page, Strict
+from api.http.models import ObjectId, Out, Page, Strict, UtcTime
 
 router = APIRouter(prefix="/aes", tags=["keys"])
 
@@ -25,11 +24,11 @@ class KeyStatus(Out):
     """The key's label, as `strongroom keys status` shows it."""
     state: KeyState
     """active (encrypts new rows; exactly one), decrypt_only (still read), retired (its material destroyed)."""
-    created_at: datetime | None = None
+    created_at: UtcTime | None = None
     """When the key was made (UTC)."""
-    rotated_at: datetime | None = None
+    rotated_at: UtcTime | None = None
     """When a newer key replaced it (UTC)."""
-    retired_at: datetime | None = None
+    retired_at: UtcTime | None = None
     """When its material was destroyed (UTC)."""
     entries_rows: int
     """Notes encrypted under this key."""
@@ -73,7 +72,7 @@ class Retired(Out):
     """The retired key's id."""
     state: KeyState
     """Now retired."""
-    retired_at: datetime | None = None
+    retired_at: UtcTime | None = None
     """When (UTC)."""
 
 

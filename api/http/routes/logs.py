@@ -11,7 +11,7 @@ from psycopg.types.json import Jsonb
 
 from api.http.deps import CallerConn
 from api.http.errors import PROTECTED, responses
-from api.http.models import ClientLevel, Level, Limit, Out, Page, Strict, page_rows, text
+from api.http.models import ClientLevel, Level, Limit, Out, Page, Strict, UtcTime, page_rows, text
 
 router = APIRouter(prefix="/logs", tags=["logs"])
 
@@ -34,9 +34,9 @@ class NewEvent(Strict):
 class Event(Out):
     id: int
     """The row's id in logs (the cursor orders by it)."""
-    at: datetime
+    at: UtcTime
     """When it happened (UTC): for an API-call record, when its request arrived."""
-    logged_at: datetime | None = None
+    logged_at: UtcTime | None = None
     """When the row was written (UTC): API-call records are written in batches, up to seconds later."""
     level: str | None = None
     """DEBUG, INFO, NOTICE, WARNING or ERROR (rows a DBA wrote may hold other words)."""

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from api.http.deps import CallerConn, IdempotencyKey
 from api.http.errors import PROTECTED, responses
-from api.http.models import Cursor, Limit, ObjectId, OrderStatus, Out, Page, Strict, page_rows, text
+from api.http.models import Cursor, Limit, ObjectId, OrderStatus, Out, Page, Strict, UtcTime, page_rows, text
 from api.rules import DESCRIPTION_MAX
 
 router = APIRouter(tags=["orders"])
@@ -42,9 +41,9 @@ class Order(Out):
     """Whether the description is stored only encrypted."""
     status: OrderStatus
     """Where the order is in its lifecycle."""
-    created_at: datetime
+    created_at: UtcTime
     """When the order was created (UTC)."""
-    updated_at: datetime | None = None
+    updated_at: UtcTime | None = None
     """The last status or description change (UTC); null if none."""
 
 
@@ -72,7 +71,7 @@ class OrderEvent(Out):
     """The event's id in order_logs."""
     order_id: int | None = None
     """The order it is about."""
-    timestamp: datetime | None = None
+    timestamp: UtcTime | None = None
     """When it happened (UTC)."""
     action: str
     """What happened: `created` or `status_changed`."""

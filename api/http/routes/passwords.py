@@ -7,7 +7,6 @@ Paths say what their segment is, so none shadows another: `/passwords?website=..
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -16,7 +15,7 @@ from pydantic import AliasChoices, Field
 
 from api.http.deps import CallerConn, IdempotencyKey
 from api.http.errors import PROTECTED, responses
-from api.http.models import NO_NUL, Cursor, Limit, Long, ObjectId, Out, Page, Short, Strict, page_rows, text
+from api.http.models import NO_NUL, Cursor, Limit, Long, ObjectId, Out, Page, Short, Strict, UtcTime, page_rows, text
 from api.rules import GENERATED_MAX, GENERATED_MIN
 
 router = APIRouter(tags=["passwords"])
@@ -45,9 +44,9 @@ class ItemSaved(Out):
     """The site, as saved."""
     username: str = Field(validation_alias=AliasChoices("username", "login"))
     """The login at that site."""
-    created_at: datetime | None = None
+    created_at: UtcTime | None = None
     """When the item was first saved (UTC)."""
-    updated_at: datetime | None = None
+    updated_at: UtcTime | None = None
     """When its password was last replaced (UTC); null if never."""
 
 

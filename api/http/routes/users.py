@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter
 
 from api.http.deps import CallerConn
 from api.http.errors import PROTECTED, responses
-from api.http.models import ObjectId, Out, Page, Role, Strict
+from api.http.models import ObjectId, Out, Page, Role, Strict, UtcTime
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -26,13 +24,13 @@ class UserAccount(Out):
     """False once disabled: the account cannot log in and its tokens stop working."""
     failed_logins: int | None = None
     """Failed logins since the last success."""
-    locked_until: datetime | None = None
+    locked_until: UtcTime | None = None
     """Locked out until then after too many failed logins (UTC); null if not locked."""
     locked_until_unlocked: bool = False
     """Locked until an administrator unlocks it (after the hard limit of consecutive failures)."""
-    last_login_at: datetime | None = None
+    last_login_at: UtcTime | None = None
     """The last successful login (UTC)."""
-    created_at: datetime | None = None
+    created_at: UtcTime | None = None
     """When the account was made (UTC)."""
 
 
