@@ -5,12 +5,15 @@
 comment on schema api is 'The functions clients (the API, through a caller role) may call, and nothing else.';
 comment on schema private is 'Helpers and internal tables; no runtime role reaches them directly.';
 comment on schema audit is 'Sealing and verification of the append-only log tables.';
+comment on schema request is
+    'The API''s one-statement calls: request.<name> begins the request, then calls api.<name> as the caller (92_request.sql).';
 
 -- Nothing we create is executable by PUBLIC unless 90_grants.sql says so.
 alter default privileges revoke execute on functions from public;
 alter default privileges in schema api revoke execute on functions from public;
 alter default privileges in schema private revoke execute on functions from public;
 alter default privileges in schema audit revoke execute on functions from public;
+alter default privileges in schema request revoke execute on functions from public;
 
 insert into private.error_codes (sqlstate, name, http_status, description) values
     ('SRN01', 'not_found', 404, 'The object does not exist, or it belongs to someone else.'),
