@@ -96,8 +96,16 @@ comment on function audit.order_history(integer) is
 create or replace function audit.failed_logins(p_within interval default interval '24 hours')
 returns table (user_id integer, username text, client_addr inet, failures bigint, locked boolean,
                first_at timestamptz, last_at timestamptz)
-language sql stable security invoker set search_path = ''
+language plpgsql stable security invoker set search_path = '' set plan_cache_mode = force_custom_plan
 as $$
+declare
+    v_since timestamptz := pg_catalog.now() - p_within;
+begin
+    -- Planned for each call's window (PL/pgSQL with plan_cache_mode = force_custom_plan): told where
+    -- the window starts, the planner leaves out the months before it. A SQL function, or a generic
+    -- plan, plans for an unknown start, that is every month of the log tables, and the generic plan
+    -- then read each month's BRIN: a cost that grew with the log's history (bench/paging).
+    return query
     select t.user_id, t.username, t.client_addr,
            pg_catalog.count(*) filter (where t.action <> 'account_locked'),
            pg_catalog.bool_or(t.action in ('account_locked', 'login_refused_locked')),
@@ -105,9 +113,10 @@ as $$
     from audit.audit_trail as t
     where t.source = 'logs' and t.component = 'auth'
       and t.action in ('login_failed', 'account_locked', 'login_refused_locked', 'login_refused_disabled')
-      and t.at >= pg_catalog.now() - p_within
+      and t.at >= v_since
     group by t.user_id, t.username, t.client_addr
-    order by 4 desc, 7 desc
+    order by 4 desc, 7 desc;
+end
 $$;
 comment on function audit.failed_logins(interval) is
     'Failed and refused logins within the period, per user (null: an unknown username) and address.';
@@ -177,12 +186,16 @@ comment on function audit.user_activity(integer, timestamptz, timestamptz) is
 --    by a login role rather than one of Strongroom's roles (a DBA in psql, a script with the superuser).
 create or replace function audit.direct_changes(p_since timestamptz default pg_catalog.now() - interval '7 days')
 returns setof audit.audit_trail
-language sql stable security invoker set search_path = ''
+language plpgsql stable security invoker set search_path = '' set plan_cache_mode = force_custom_plan
 as $$
+begin
+    -- Planned for each call's window: audit.failed_logins (above) says why.
+    return query
     select t.* from audit.audit_trail as t
     where t.source = 'logs' and t.table_name is not null and t.actor_id is null
       and t.db_role not like 'strongroom\_%' and t.at >= p_since
-    order by t.at, t.id
+    order by t.at, t.id;
+end
 $$;
 comment on function audit.direct_changes(timestamptz) is
     'Row changes made outside the API since p_since (default: 7 days): no caller, a login role as db_role.';
@@ -192,12 +205,18 @@ comment on function audit.direct_changes(timestamptz) is
 create or replace function audit.refused_access(p_within interval default interval '24 hours')
 returns table (at timestamptz, actor_id integer, actor_name text, table_name text, row_id bigint,
                request_id text, client_addr inet)
-language sql stable security invoker set search_path = ''
+language plpgsql stable security invoker set search_path = '' set plan_cache_mode = force_custom_plan
 as $$
+declare
+    v_since timestamptz := pg_catalog.now() - p_within;
+begin
+    -- Planned for each call's window: audit.failed_logins (above) says why.
+    return query
     select t.at, t.actor_id, t.actor_name, t.table_name, t.row_id, t.request_id, t.client_addr
     from audit.audit_trail as t
-    where t.source = 'logs' and t.action = 'access_refused' and t.at >= pg_catalog.now() - p_within
-    order by t.at, t.id
+    where t.source = 'logs' and t.action = 'access_refused' and t.at >= v_since
+    order by t.at, t.id;
+end
 $$;
 comment on function audit.refused_access(interval) is
     'Every refused access to another user''s object within the period (default 24 hours), oldest first, with '
@@ -209,16 +228,22 @@ comment on function audit.refused_access(interval) is
 create or replace function audit.account_locks(p_within interval default interval '7 days')
 returns table (at timestamptz, user_id integer, username text, scope text, locked_until timestamptz,
                until_unlocked boolean, failures integer, client_addr inet, request_id text)
-language sql stable security invoker set search_path = ''
+language plpgsql stable security invoker set search_path = '' set plan_cache_mode = force_custom_plan
 as $$
+declare
+    v_since timestamptz := pg_catalog.now() - p_within;
+begin
+    -- Planned for each call's window: audit.failed_logins (above) says why.
+    return query
     select t.at, t.user_id, t.username, d.scope, d.locked_until, coalesce(d.until_unlocked, false),
            d.failures_since_login, t.client_addr, t.request_id
     from audit.audit_trail as t
     cross join lateral pg_catalog.jsonb_to_record(t.details::jsonb)
         as d(scope text, locked_until timestamptz, until_unlocked boolean, failures_since_login integer)
     where t.source = 'logs' and t.component = 'auth' and t.action = 'account_locked'
-      and t.at >= pg_catalog.now() - p_within
-    order by t.at, t.id
+      and t.at >= v_since
+    order by t.at, t.id;
+end
 $$;
 comment on function audit.account_locks(interval) is
     'Every account_locked event within the period (default 7 days), oldest first: the user, whether the '
