@@ -166,6 +166,15 @@ begin
     if length(p_request_id) > 200 or length(p_client_request_id) > 200 then
         raise exception 'a request id is longer than 200 characters' using errcode = 'SRP18';
     end if;
+    -- Log injection: the request ids reach log rows as the context holds them (the log tables' column
+    -- defaults, the audit trigger), so they are kept in the printable form every writer of a log table
+    -- uses (audit.printable, sql/40_audit.sql), the one audit.record_api_calls gives the same ids.
+    if p_request_id ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]' then
+        p_request_id := audit.printable(p_request_id);
+    end if;
+    if p_client_request_id ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]' then
+        p_client_request_id := audit.printable(p_client_request_id);
+    end if;
     insert into private.request_context as c (backend_pid, xact_id, db_role, user_id, role, token_version,
                                               session_id, request_id, client_request_id, client_addr)
     values (pg_catalog.pg_backend_pid(), pg_catalog.pg_current_xact_id(), pg_catalog.current_setting('role'),

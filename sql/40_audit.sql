@@ -185,7 +185,9 @@ comment on function audit.tg_log__refuse_change() is
 --
 -- Log injection is handled where rows are written: every writer passes its text through
 -- audit.printable_text and its jsonb through audit.printable_json (the audit trigger checks its images
--- inline), which rewrite a value only when it holds a control character.
+-- inline), which rewrite a value only when it holds a control character. The request ids that the column
+-- defaults and the audit trigger take from the request context are printable already: private.write_context
+-- (sql/10_context.sql) keeps them so.
 do $$
 declare
     v_table text;

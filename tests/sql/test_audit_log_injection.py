@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from psycopg import sql
 
-from api.testing.plugin import Account
+from api.testing.plugin import AUTHENTICATOR, TEST_PEPPER, Account
 from tests.sql.crypto_support import MASTER_KEY, ensure_key, raises_sqlstate
 
 NASTY = "line one\nforged line\r\x1b[2J\x07bell\x9bcsi\x7fdel\tkept tab"
@@ -50,3 +51,30 @@ def test_a_client_event_with_a_control_character_is_refused(db: psycopg.Connecti
     values = {"component": "gui", "message": "hello"} | {field: "two\nlines"}
     with raises_sqlstate("SRP92"):
         conn.execute("select api.log_client_event('INFO', %s, %s)", [values["component"], values["message"]])
+
+
+def test_request_ids_with_control_characters_reach_every_log_table_escaped(db: psycopg.Connection, make_account,
+                                                                           act_as, connect) -> None:
+    # The request ids come from whoever begins the request (the authenticator): the API makes its own and
+    # keeps a client's only when it has a sane shape, but the database must not rely on that. They reach
+    # the log rows through the column defaults and the audit trigger.
+    ensure_key(db)
+    alice: Account = make_account("alice")
+    conn = act_as(alice, request_id=NASTY, client_request_id=NASTY)
+    conn.execute("select api.create_order(%s, false)", ["an order"])
+    conn.execute("select api.log_client_event('INFO', 'gui', 'hello')")
+    conn.commit()
+    anonymous = connect(AUTHENTICATOR)
+    anonymous.execute("select api.begin_anonymous_request(%s, null, %s)", [NASTY, NASTY])
+    anonymous.execute("select * from api.login('alice', 'not the password', %s)", [TEST_PEPPER])
+    anonymous.commit()
+    db.execute("select * from audit.seal()")
+
+    for table in ("logs", "order_logs"):
+        name = sql.Identifier("public", table)
+        ids = db.execute(sql.SQL("select distinct request_id, client_request_id from {} where request_id is not null")
+                         .format(name)).fetchall()
+        assert ids == [(SHOWN, SHOWN)], table
+        assert db.execute(sql.SQL("select count(*) from {} l where to_jsonb(l)::text ~ %s").format(name),
+                          [CONTROL]).fetchone() == (0,), table
+    assert db.execute("select ok from audit.verify()").fetchone() == (True,)
