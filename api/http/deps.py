@@ -31,8 +31,8 @@ class CallerBearer(OAuth2PasswordBearer):
     of every route with a caller: a Db for the caller the bearer token names, once it is verified."""
 
     async def __call__(self, request: Request) -> Db:  # type: ignore[override]
-        scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
+        token = await super().__call__(request)  # the bearer scheme's own reading of Authorization
+        if not token:
             raise not_authenticated()
         issuer: Tokens = request.app.state.tokens
         caller = issuer.verify_access(token)
@@ -40,7 +40,7 @@ class CallerBearer(OAuth2PasswordBearer):
         return Db(request.app.state.pool, request.app.state.settings, caller, request_info(request))
 
 
-caller_db = CallerBearer(tokenUrl="login", scheme_name="bearer",
+caller_db = CallerBearer(tokenUrl="login", scheme_name="bearer", auto_error=False,
                          description="Log in with your username and password; the API returns a bearer token.")
 
 
