@@ -7,6 +7,11 @@
    to plain (goal >= 0.7, issue 18 item 6), of `orders` to the audited table, and what an order's audit
    costs against one audited row's (microseconds per transaction, orders against its copy beside audited
    against plain; goal <= 1: an order costs no more than one audited row).
+   Beside them, in the same rounds, two floors that no row-level audit written by a trigger can go below:
+   the same table with a PL/pgSQL AFTER trigger that does nothing, and with a trigger that writes the
+   least an audit row can be (table, operation, the row's images as jsonb, a bigserial key and a time: no
+   context, no hash, no other index, no partitioning, not append-only), as the classic audit-trigger
+   does. The goal is measured against plain; the floors say how much of the gap any such audit pays.
 2. audit.verify() over a million log rows (goal: under 30 s).
 
 Runs its own embedded PostgreSQL in a temporary directory; nothing else is touched.
@@ -38,19 +43,41 @@ create table public.bench_audited (
     id serial primary key, user_id int, description text not null,
     status varchar(50) default 'pending', created_at timestamp default now());
 select audit.enable_tracking('public.bench_audited');
+-- The floors: a trigger doing nothing, and the least audit row a trigger can write.
+create table public.bench_trigger (like public.bench_plain including defaults including indexes);
+create function public.bench_nothing() returns trigger language plpgsql as $$ begin return null; end $$;
+create trigger audit after insert or update or delete on public.bench_trigger
+    for each row execute function public.bench_nothing();
+create table public.bench_image_log (
+    id bigserial primary key, at timestamptz not null default now(), table_name text not null,
+    operation text not null, before_image jsonb, after_image jsonb);
+create table public.bench_image (like public.bench_plain including defaults including indexes);
+create function public.bench_image_row() returns trigger language plpgsql as $$
+begin
+    insert into public.bench_image_log (table_name, operation, before_image, after_image)
+    values (tg_table_name, tg_op, case when tg_op <> 'INSERT' then to_jsonb(old) end,
+            case when tg_op <> 'DELETE' then to_jsonb(new) end);
+    return null;
+end
+$$;
+create trigger audit after insert or update or delete on public.bench_image
+    for each row execute function public.bench_image_row();
 create table public.bench_orders_plain (like public.orders including defaults including constraints including indexes);
 """
 
 SCRIPT = """\\set uid random(1, 1000)
 insert into public.{table} (user_id, description) values (NULL, 'bench order ' || :uid);
 """
+# What each measurement inserts into (and updates).
+INSERTS = {"plain": "bench_plain", "trigger": "bench_trigger", "image": "bench_image", "audited": "bench_audited",
+           "orders": "orders", "oplain": "bench_orders_plain"}
+UPDATES = {"plain": "bench_plain", "trigger": "bench_trigger", "image": "bench_image", "audited": "bench_audited"}
 UPDATE = """\\set id random(1, 10000)
 update public.{table} set description = 'updated ' || :id where id = :id;
 """
-ROWS = """
-insert into public.bench_plain (description) select 'row ' || g from generate_series(1, 10000) g;
-insert into public.bench_audited (description) select 'row ' || g from generate_series(1, 10000) g;
-"""
+# The rows the UPDATEs pick from, in every table they run on.
+ROWS = "".join(f"insert into public.{table} (description) select 'row ' || g from generate_series(1, 10000) g;\n"
+               for table in ("bench_plain", "bench_trigger", "bench_image", "bench_audited"))
 
 
 def free_port() -> int:
@@ -117,38 +144,47 @@ def main() -> None:
         print(f"pgbench: one statement per transaction, {args.seconds}s each, medians of {args.rounds} rounds, "
               f"synchronous_commit {'on' if args.wait_for_disk else 'off'}, audit.seal() every second alongside; "
               f"load average {load_average()} on {os.cpu_count()} cores")
-        print(f"{'clients':>7}  {'insert plain':>12}  {'audited':>8}  {'ratio':>5}  {'orders':>7}  "
-              f"{'orders/audited':>14}  {'orders copy':>11}  {'audit us: order / row':>21}  {'update plain':>12}  "
-              f"{'audited':>8}  {'ratio':>5}")
+        print("transactions/s, and each against plain: the floors (a trigger doing nothing; the least audit row a "
+              "trigger can write) and Strongroom's audit (goal >= 0.7)")
+        print(f"{'':>7}  {'':>9}  {'-' * 13 + ' floors ' + '-' * 13}  {'':>18}  {'-' * 11 + ' orders ' + '-' * 11}")
+        print(f"{'clients':>7}  {'plain':>9}  {'no-op trigger':>16}  {'image row':>16}  {'audited':>18}  "
+              f"{'orders':>6}  {'copy':>6}  {'audit us: order/row':>19}")
         worst = {"insert": 9.0, "update": 9.0, "order": 9.0, "order_cost": 0.0}
+        floors = {"": [9.0, 9.0], "u_": [9.0, 9.0]}  # the worst no-op trigger and image row, insert and update
+        updates: list[str] = []
         for clients in args.clients:
-            runs: dict[str, list[float]] = {
-                k: [] for k in ("plain", "audited", "orders", "oplain", "uplain", "uaudited")}
+            runs: dict[str, list[float]] = {k: [] for k in (*INSERTS, *(f"u_{t}" for t in UPDATES))}
             for _ in range(args.rounds):
-                runs["plain"].append(pgbench(server, "bench", "bench_plain", clients, args.seconds, home))
-                runs["audited"].append(pgbench(server, "bench", "bench_audited", clients, args.seconds, home))
-                runs["orders"].append(pgbench(server, "bench", "orders", clients, args.seconds, home))
-                runs["oplain"].append(pgbench(server, "bench", "bench_orders_plain", clients, args.seconds, home))
-                runs["uplain"].append(pgbench(server, "bench", "bench_plain", clients, args.seconds, home, UPDATE))
-                runs["uaudited"].append(
-                    pgbench(server, "bench", "bench_audited", clients, args.seconds, home, UPDATE))
+                for key, table in INSERTS.items():
+                    runs[key].append(pgbench(server, "bench", table, clients, args.seconds, home))
+                for key, table in UPDATES.items():
+                    runs[f"u_{key}"].append(pgbench(server, "bench", table, clients, args.seconds, home, UPDATE))
             m = {k: statistics.median(v) for k, v in runs.items()}
             # microseconds of one transaction's time that the audit adds, with `clients` transactions at once
             row_us = clients * 1e6 * (1 / m["audited"] - 1 / m["plain"])
             order_us = clients * 1e6 * (1 / m["orders"] - 1 / m["oplain"])
             worst["insert"] = min(worst["insert"], m["audited"] / m["plain"])
-            worst["update"] = min(worst["update"], m["uaudited"] / m["uplain"])
+            worst["update"] = min(worst["update"], m["u_audited"] / m["u_plain"])
             worst["order"] = min(worst["order"], m["orders"] / m["audited"])
             worst["order_cost"] = max(worst["order_cost"], order_us / row_us)
-            print(f"{clients:>7}  {m['plain']:>12.0f}  {m['audited']:>8.0f}  {m['audited'] / m['plain']:>5.2f}  "
-                  f"{m['orders']:>7.0f}  {m['orders'] / m['audited']:>14.2f}  {m['oplain']:>11.0f}  "
-                  f"{order_us:>5.0f} / {row_us:<5.0f}  {m['uplain']:>12.0f}  "
-                  f"{m['uaudited']:>8.0f}  {m['uaudited'] / m['uplain']:>5.2f}")
+            for kind in ("", "u_"):
+                floors[kind] = [min(floors[kind][0], m[f"{kind}trigger"] / m[f"{kind}plain"]),
+                                min(floors[kind][1], m[f"{kind}image"] / m[f"{kind}plain"])]
+            insert, update = (f"{clients:>7}  {m[k + 'plain']:>9.0f}  " + "  ".join(
+                f"{m[k + t]:>{w - 6}.0f} {m[k + t] / m[k + 'plain']:>5.2f}"
+                for t, w in (("trigger", 16), ("image", 16), ("audited", 18))) for k in ("", "u_"))
+            print(f"{insert}  {m['orders']:>6.0f}  {m['oplain']:>6.0f}  {order_us:>8.0f} / {row_us:<8.0f}")
+            updates.append(update)
+        print("UPDATEs of a random row, the same way:")
+        print(f"{'clients':>7}  {'plain':>9}  {'no-op trigger':>16}  {'image row':>16}  {'audited':>18}")
+        print("\n".join(updates))
         stop.set()
         thread.join()
         print(f"worst audited/plain: insert {worst['insert']:.2f}, update {worst['update']:.2f} (goal >= 0.7); "
               f"orders/audited {worst['order']:.2f}; an order's audit / an audited row's {worst['order_cost']:.2f} "
               f"(goal <= 1.0); load average {load_average()}")
+        print(f"worst floors/plain: insert {floors[''][0]:.2f} (no-op trigger), {floors[''][1]:.2f} (image row); "
+              f"update {floors['u_'][0]:.2f}, {floors['u_'][1]:.2f}")
 
         with psycopg.connect(dsn, autocommit=True) as conn:
             have = conn.execute("select count(*) from public.logs").fetchone()[0]  # type: ignore[index]
