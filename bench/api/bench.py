@@ -8,7 +8,8 @@ with wrk (Debian package `wrk`; a small Python load generator otherwise) at `--c
     2. POST /orders (plain and sensitive), GET /orders (a page of 50, one in five encrypted) and GET /me,
        each against pgbench running exactly the statement the API sends for it (request.<name> with the
        request's context and the arguments, api/http/calls.py, prepared, in autocommit) at the same
-       concurrency: goal >= 0.5.
+       concurrency: goal >= 0.5. Beside each, the same statement run by a bare FastAPI app with psycopg's
+       pool and nothing else (bench/api/bare.py): the ceiling of any API on FastAPI and psycopg.
     3. POST /login: logins/s against cores / crypt() time at the configured bcrypt cost: goal >= 0.9.
 
 Interleaved rounds (`--rounds`), medians. It starts its own embedded PostgreSQL and API in a temporary
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import json
 import os
 import re
 import shutil
@@ -108,12 +110,15 @@ def load(url: str, method: str, bodies: list[str], headers: dict[str, str], seco
     return asyncio.run(_python_load(url, method, bodies, headers, seconds, connections))
 
 
-def pgbench_script(conn: psycopg.Connection, settings: Settings, caller: Caller, function: str, args: list[object],
-                   read_only: bool, crypto: bool) -> tuple[str, list[str]]:
-    """The statement the API sends for one call (api/http/calls.py), as a pgbench script with its variables (-D)."""
+def api_statement(settings: Settings, caller: Caller, function: str, args: list[object], read_only: bool,
+                  crypto: bool) -> tuple[str, list[object]]:
+    """The statement the API sends for one call (api/http/calls.py), and its parameters."""
     db = Db(None, settings, caller, RequestInfo(request_id="bench-request-id", client_addr="127.0.0.1"))  # type: ignore[arg-type]
-    values = [*db.request_params(read_only, crypto), *args]
-    statement = request_sql(function, len(args)) + ";\n"
+    return request_sql(function, len(args)), [*db.request_params(read_only, crypto), *args]
+
+
+def pgbench_script(statement: str, values: list[object]) -> tuple[str, list[str]]:
+    """A statement and its parameters as a pgbench script with its variables (-D)."""
     defines: list[str] = []
     n = 0
 
@@ -127,7 +132,7 @@ def pgbench_script(conn: psycopg.Connection, settings: Settings, caller: Caller,
         defines.extend(["-D", f"p{n}={str(value).lower() if isinstance(value, bool) else value}"])
         return f":p{n}"
 
-    return re.sub(r"%s", variable, statement), defines
+    return re.sub(r"%s", variable, statement + ";\n"), defines
 
 
 def pgbench(server: EmbeddedServer, dbname: str, script: str, defines: list[str], seconds: int, clients: int,
@@ -237,10 +242,19 @@ def main() -> None:
             "GET /orders": ("GET", "/orders", None, "api.list_orders", [None, None, 50], True, True),
             "GET /me": ("GET", "/me", None, "api.me", [], True, False),
         }
-        scripts = {}
-        with psycopg.connect(admin_dsn) as conn:
-            for name, (_, _, _, function, fargs, read_only, crypto) in routes.items():
-                scripts[name] = pgbench_script(conn, settings, caller, function, fargs, read_only, crypto)
+        statements = {name: api_statement(settings, caller, function, fargs, read_only, crypto)
+                      for name, (_, _, _, function, fargs, read_only, crypto) in routes.items()}
+        scripts = {name: pgbench_script(*statement) for name, statement in statements.items()}
+        # The same statements from the bare app: the least a FastAPI app running them costs.
+        bare_sql_port = free_port()
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "bench.api.bare:app", "--port", str(bare_sql_port), "--workers",
+             str(args.workers), "--no-access-log", "--log-level", "warning", "--no-server-header"],
+            cwd=ROOT, env=env | {"BENCH_DATABASE_URL": env["STRONGROOM_API_DATABASE_URL"], "BENCH_STATEMENTS":
+                                 json.dumps({str(i): st for i, st in enumerate(statements.values())}, default=str)},
+            **quiet))  # type: ignore[call-overload]
+        bare_sql = f"http://127.0.0.1:{bare_sql_port}"
+        wait_for(f"{bare_sql}/", processes[-1])
 
         print(f"Strongroom API benchmark: {args.seconds}s per phase, {args.rounds} rounds, {args.concurrency} "
               f"connections, {args.workers} API workers, {cores} cores; load average before: {load_average()}")
@@ -253,6 +267,8 @@ def main() -> None:
                 headers = auth | (json_h if body else {})
                 samples.setdefault(name, []).append(load(f"{base}{path}", method, [body] if body else [], headers,
                                                          s, c, work))
+                samples.setdefault(f"bare {name}", []).append(
+                    load(f"{bare_sql}/sql/{i}", method, [body] if body else [], headers, s, c, work))
                 script, defines = scripts[name]
                 samples.setdefault(f"sql {name}", []).append(
                     pgbench(server, "bench", script, defines, s, c, work, f"route{i}"))
@@ -262,12 +278,16 @@ def main() -> None:
         limit = cores / crypt
         med = {k: statistics.median(v) for k, v in samples.items()}
 
-        print(f"  {'measure':<30} {'req/s':>8} {'limit':>8}  {'ratio':>5}  goal")
+        print(f"  {'measure':<30} {'req/s':>8} {'limit':>8}  {'ratio':>5}  goal      "
+              f"{'bare app + SQL':>14}  {'its ratio':>9}")
         print(f"  {'GET /health vs bare FastAPI':<30} {med['empty']:>8.0f} {med['bare']:>8.0f}  "
               f"{med['empty'] / med['bare']:>5.2f}  >= 0.9")
         for name in routes:
-            api, sql = med[name], med[f"sql {name}"]
-            print(f"  {name + ' vs pgbench':<30} {api:>8.0f} {sql:>8.0f}  {api / sql:>5.2f}  >= 0.5")
+            api, sql, bare_api = med[name], med[f"sql {name}"], med[f"bare {name}"]
+            print(f"  {name + ' vs pgbench':<30} {api:>8.0f} {sql:>8.0f}  {api / sql:>5.2f}  >= 0.5    "
+                  f"{bare_api:>14.0f}  {bare_api / sql:>9.2f}")
+        print("  (bare app + SQL: a FastAPI app with one route running the same statement with psycopg, nothing "
+              "else; no FastAPI and psycopg API can pass its ratio)")
         print(f"  {'POST /login vs cores/crypt()':<30} {logins:>8.1f} {limit:>8.1f}  {logins / limit:>5.2f}  >= 0.9"
               f"   (crypt() at cost {cost}: {crypt * 1000:.0f} ms)")
         sensitive = med["sql POST /orders sensitive"] / med["sql POST /orders"]
