@@ -113,8 +113,8 @@ def sealer(dsn: str, stop: threading.Event) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=15, help="pgbench duration per measurement")
-    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the median is reported")
+    parser.add_argument("--seconds", type=int, default=8, help="pgbench duration per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is reported")
     parser.add_argument("--verify-rows", type=int, default=1_000_000, help="log rows for the verify() timing")
     parser.add_argument("--wait-for-disk", action="store_true",
                         help="keep synchronous_commit on (default: off, so that the disk does not hide the CPU cost)")
