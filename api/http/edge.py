@@ -140,8 +140,7 @@ class Edge:
         finally:
             ms = round((time.perf_counter() - started) * 1000, 2)
             client = (scope.get("client") or ("", 0))[0]
-            log_request({"request_id": request_id, "client_request_id": client_request_id, "method": scope["method"],
-                         "path": path, "status": status, "ms": ms, "client": client})
+            log_request(request_id, client_request_id, scope["method"], path, status, ms, client)
             route = getattr(scope.get("route"), "path", None)
             if route and route not in UNRECORDED:
                 # Flushed in batches to audit.record_api_calls by the app's housekeeping task.
