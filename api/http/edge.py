@@ -30,8 +30,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 UNRECORDED = frozenset({"/health", "/ready", "/docs", "/docs/oauth2-redirect", "/docs/assets/{name}", "/openapi.json"})
-IP = re.compile(r"^[0-9a-fA-F:.]{2,45}$")
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+IP = re.compile(r"[0-9a-fA-F:.]{2,45}")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")  # fullmatch: "$" would let a final newline in
+HTTP1 = frozenset({"1.0", "1.1"})
 access_log = logging.getLogger(ACCESS)
 # Request ids need to be unique, not secret: a generator seeded once from the OS, instead of uuid4()'s
 # system call per request (about 45 µs on a loaded machine).
@@ -67,12 +68,14 @@ class Edge:
             (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
         ]
         # Every response's headers but the request id, made once: per path with a policy of its own
-        # (/docs), the API's policy for every other path.
+        # (/docs), the API's policy for every other path; over HTTPS, with HSTS.
         self.api_headers = [*base, (b"content-security-policy", API_CSP.encode())]
         self.path_headers = {path: [*base, (b"content-security-policy", policy.encode())]
                              for path, policy in docs_policy.items()}
-        self.https_headers = ([(b"strict-transport-security", self.hsts.encode())] if self.hsts else [])
-        self.names = frozenset(name for name, _ in [*self.api_headers, *self.https_headers, (b"x-request-id", b"")])
+        hsts = [(b"strict-transport-security", self.hsts.encode())] if self.hsts else []
+        self.https_api_headers = [*self.api_headers, *hsts]
+        self.https_path_headers = {path: [*headers, *hsts] for path, headers in self.path_headers.items()}
+        self.names = frozenset(name for name, _ in [*self.https_api_headers, (b"x-request-id", b"")])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -83,54 +86,54 @@ class Edge:
         # is kept beside it (client_request_id, in the audit rows) when it has a sane shape.
         client_request_id: str | None = None
         declared = -1
+        framed = False  # the request says it has a body (Content-Length or Transfer-Encoding)
         for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                candidate = value.decode("latin-1")
-                if REQUEST_ID.match(candidate):
-                    client_request_id = candidate
-            elif name == b"content-length":
+            if name == b"content-length":
+                framed = True
                 declared = int(value) if value.isdigit() else -1
+            elif name == b"transfer-encoding":
+                framed = True
+            elif name == b"x-request-id":
+                candidate = value.decode("latin-1")
+                if REQUEST_ID.fullmatch(candidate):
+                    client_request_id = candidate
         request_id = f"{_ids.getrandbits(128):032x}"
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["client_request_id"] = client_request_id
         path: str = scope["path"]
-        extra = [*self.path_headers.get(path, self.api_headers), (b"x-request-id", request_id.encode())]
-        if self.https_headers and scope.get("scheme") == "https":
-            extra += self.https_headers
         status = 0
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = message.get("headers") or []
-                present = {name.lower() for name, _ in headers}
-                message["headers"] = [*headers, *(extra if present.isdisjoint(self.names)
-                                                  else [h for h in extra if h[0] not in present])]
+                theirs = message.get("headers") or ()
+                if self.hsts and scope.get("scheme") == "https":
+                    ours = self.https_path_headers.get(path, self.https_api_headers)
+                else:
+                    ours = self.path_headers.get(path, self.api_headers)
+                ours = [*ours, (b"x-request-id", request_id.encode())]
+                # Checked name by name, no set made: only the /docs assets set one of ours (cache-control).
+                for name, _ in theirs:
+                    if name.lower() in self.names:  # the app's own stays, ours is not added beside it
+                        present = {name.lower() for name, _ in theirs}
+                        ours = [h for h in ours if h[0] not in present]
+                        break
+                message["headers"] = [*theirs, *ours]
             await send(message)
 
-        seen = 0
-        limit = self.limit
-
-        async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    if message.get("more_body", False):
-                        await self._discard(receive)
-                    raise HTTPException(413, f"The request body is larger than {limit} bytes.")
-            return message
-
         try:
-            if declared > limit:
+            if declared > self.limit:
                 await self._discard(receive)
                 await self._problem(scope, send_with_headers, request_id, 413, "request_body_too_large",
-                                    "Request body too large", f"The request body is larger than {limit} bytes.")
+                                    "Request body too large", f"The request body is larger than {self.limit} bytes.")
+            elif framed or scope.get("http_version") not in HTTP1:
+                await self.app(scope, self._limited(receive), send_with_headers)
             else:
-                await self.app(scope, limited_receive, send_with_headers)
+                # HTTP/1.x without Content-Length or Transfer-Encoding has no body (RFC 9112 6.3): the server
+                # parses whatever follows the headers as the next request, so there is nothing to count.
+                await self.app(scope, receive, send_with_headers)
         except Exception as error:
             # Only what no handler turned into a problem reaches here: answer 500, log the type only.
             access_log.error("unhandled error", extra={"request_id": request_id, "error": type(error).__name__})
@@ -147,8 +150,26 @@ class Edge:
                 self.calls.append({"method": scope["method"], "route": route, "status": status, "duration_ms": ms,
                                    "user_id": state.get("user_id"), "request_id": request_id,
                                    "client_request_id": client_request_id,
-                                   "client_addr": client if IP.match(client) else None,
+                                   "client_addr": client if IP.fullmatch(client) else None,
                                    "at": datetime.now(UTC).isoformat()})
+
+    def _limited(self, receive: Receive) -> Receive:
+        """`receive`, refusing the body once it passes the limit (a chunked body, or one longer than declared)."""
+        seen = 0
+        limit = self.limit
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    if message.get("more_body", False):
+                        await self._discard(receive)
+                    raise HTTPException(413, f"The request body is larger than {limit} bytes.")
+            return message
+
+        return limited_receive
 
     async def _discard(self, receive: Receive) -> None:
         """Read and drop the rest of a refused body, up to `max_discard_bytes`, before answering.

@@ -132,10 +132,11 @@ class LiveApi:
 
 @pytest.fixture
 def live_api(api_settings: Settings, api_secrets: dict[str, str]) -> Iterator[Callable[..., LiveApi]]:
-    """`live_api(**env)`: start uvicorn on a free port with extra STRONGROOM_* settings; stopped at teardown."""
+    """`live_api(*uvicorn_args, **env)`: start uvicorn on a free port with extra options and STRONGROOM_*
+    settings; stopped at teardown."""
     started: list[LiveApi] = []
 
-    def _start(**extra: str) -> LiveApi:
+    def _start(*uvicorn_args: str, **extra: str) -> LiveApi:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
         env.update(api_secrets)
@@ -145,7 +146,7 @@ def live_api(api_settings: Settings, api_secrets: dict[str, str]) -> Iterator[Ca
         env.update({f"STRONGROOM_{k.upper()}": v for k, v in extra.items()})
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.http.app:app", "--host", "127.0.0.1", "--port", str(port),
-             "--no-access-log", "--timeout-graceful-shutdown", "10"],
+             "--no-access-log", "--timeout-graceful-shutdown", "10", *uvicorn_args],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         live = LiveApi(process, f"http://127.0.0.1:{port}")

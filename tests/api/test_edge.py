@@ -3,10 +3,16 @@ body limits, bad-input handling and the OpenAPI document (Swagger's lock, declar
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.exceptions import HTTPException
+
+from api.http.edge import Edge
 
 SECURITY_HEADERS = ("cache-control", "x-content-type-options", "referrer-policy", "content-security-policy",
                     "x-frame-options", "x-request-id")
@@ -183,3 +189,47 @@ def test_every_protected_operation_is_401_without_a_token(client: TestClient) ->
                 f"{method.upper()} {path}"
             checked += 1
     assert checked >= 25
+
+
+def _through_edge(client: TestClient, headers: list[tuple[bytes, bytes]], body: bytes = b"",
+                  http_version: str = "1.1") -> dict[str, Any]:
+    """One request through the edge alone, around an app that reads the body: what the app saw."""
+    seen: dict[str, Any] = {}
+
+    async def app(scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]],
+                  send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        seen["client_request_id"] = scope["state"]["client_request_id"]
+        try:
+            seen["body"] = (await receive())["body"]
+        except HTTPException as refused:
+            seen["refused"] = refused.status_code
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            seen["headers"] = dict(message["headers"])
+
+    edge = Edge(app, client.app.state.settings, {}, deque())
+    scope = {"type": "http", "http_version": http_version, "method": "POST", "path": "/x", "headers": headers,
+             "client": ("127.0.0.1", 1), "scheme": "http"}
+    asyncio.run(edge(scope, receive, send))
+    return seen
+
+
+def test_a_client_request_id_ending_in_a_newline_is_not_kept(client: TestClient) -> None:
+    assert _through_edge(client, [(b"x-request-id", b"trace-0001-abcd")])["client_request_id"] == "trace-0001-abcd"
+    assert _through_edge(client, [(b"x-request-id", b"trace-0001-abcd\n")])["client_request_id"] is None
+
+
+def test_a_body_without_a_length_is_still_counted_beyond_http_1(client: TestClient) -> None:
+    """HTTP/1.x frames a body only by Content-Length or chunking (the servers' tests in test_edge_oversized);
+    another version may send one without either, so the limit applies to it as to a chunked one."""
+    over = b"x" * (client.app.state.settings.max_body_bytes + 1)
+    assert _through_edge(client, [], over, http_version="2")["refused"] == 413
+    assert _through_edge(client, [(b"transfer-encoding", b"chunked")], over)["refused"] == 413
+    within = _through_edge(client, [], b"{}", http_version="2")
+    assert within["body"] == b"{}" and within["headers"][b"x-content-type-options"] == b"nosniff"
