@@ -4,7 +4,8 @@ The API is served the way `make run` serves it (`strongroom serve`, one worker p
 with wrk (Debian package `wrk`; a small Python load generator otherwise) at `--concurrency` connections:
 
     1. GET /health (an empty route, every security header) against a bare FastAPI app with one route, served
-       by uvicorn with as many workers: goal >= 0.9.
+       by uvicorn with as many workers and the same options (no access log, no server header, no proxy
+       headers: `serve` reads X-Forwarded-* only from configured proxies, with its own middleware): goal >= 0.9.
     2. POST /orders (plain and sensitive), GET /orders (a page of 50, one in five encrypted) and GET /me,
        each against pgbench running exactly the statement the API sends for it (request.<name> with the
        request's context and the arguments, api/http/calls.py, prepared, in autocommit) at the same
@@ -207,7 +208,8 @@ def main() -> None:
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
         processes.append(subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "bench.api.bare:app", "--port", str(bare_port), "--workers",
-             str(args.workers), "--no-access-log", "--log-level", "warning", "--no-server-header"],
+             str(args.workers), "--no-access-log", "--log-level", "warning", "--no-server-header",
+             "--no-proxy-headers"],
             cwd=ROOT, env=env, **quiet))  # type: ignore[call-overload]
         base, bare = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
         try:
