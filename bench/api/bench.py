@@ -251,7 +251,8 @@ def main() -> None:
         bare_sql_port = free_port()
         processes.append(subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "bench.api.bare:app", "--port", str(bare_sql_port), "--workers",
-             str(args.workers), "--no-access-log", "--log-level", "warning", "--no-server-header"],
+             str(args.workers), "--no-access-log", "--log-level", "warning", "--no-server-header",
+             "--no-proxy-headers"],
             cwd=ROOT, env=env | {"BENCH_DATABASE_URL": env["STRONGROOM_API_DATABASE_URL"], "BENCH_STATEMENTS":
                                  json.dumps({str(i): st for i, st in enumerate(statements.values())}, default=str)},
             **quiet))  # type: ignore[call-overload]
