@@ -56,7 +56,9 @@ def serve(args: argparse.Namespace) -> None:
     # together they allow the configured login rate, not that many times it (api/http/throttle.py).
     os.environ["STRONGROOM_API_WORKERS"] = str(max(1, args.workers))
     # proxy_headers=False: X-Forwarded-* are believed only from STRONGROOM_TRUSTED_PROXIES (api/http/app.py).
+    # http: uvicorn's httptools protocol writing each response in one piece (api/http/serving.py).
     uvicorn.run("api.http.app:app", host=host, port=port, workers=args.workers, log_level="info",
+                http="api.http.serving:Protocol",
                 server_header=False, proxy_headers=False, access_log=False, timeout_graceful_shutdown=30,
                 ssl_certfile=str(cert) if cert else None, ssl_keyfile=str(key) if key else None)
 
