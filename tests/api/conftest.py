@@ -1,4 +1,5 @@
-"""Fixtures of the API tests: the app in-process (TestClient, lifespan included) or a real uvicorn.
+"""Fixtures of the API tests: the app in-process (TestClient, lifespan included), a real uvicorn, or
+`strongroom serve` itself.
 
 Both log in as the authenticator role to this test's fresh clone of the template database.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -119,6 +121,30 @@ def admin(client: TestClient, db: psycopg.Connection) -> dict[str, str]:
     return bearer(login(client, "root-admin"))
 
 
+def serve_env(api_settings: Settings, api_secrets: dict[str, str], **extra: str) -> dict[str, str]:
+    """The environment of a server process for this test's database: its secrets, its DSNs and home, no
+    STRONGROOM_* setting of the caller's, then `extra` (environment variable names)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
+    env.update(api_secrets, DATABASE_URL=str(api_settings.database_url),
+               STRONGROOM_API_DATABASE_URL=str(api_settings.api_database_url),
+               STRONGROOM_HOME=str(api_settings.home), **extra)
+    return env
+
+
+def wait_for_health(url: str, process: subprocess.Popen[Any], verify: ssl.SSLContext | bool = True,
+                    seconds: float = 60) -> None:
+    """Until `url`/health answers; a server that exits or never answers fails the test."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            httpx.get(f"{url}/health", timeout=2, verify=verify)
+            return
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the server for {url} did not start") from None
+            time.sleep(0.1)
+
+
 class LiveApi:
     """A real uvicorn serving the app against this test's database."""
 
@@ -138,12 +164,8 @@ def live_api(api_settings: Settings, api_secrets: dict[str, str]) -> Iterator[Ca
 
     def _start(*uvicorn_args: str, **extra: str) -> LiveApi:
         port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
-        env.update(api_secrets)
-        env.update(DATABASE_URL=str(api_settings.database_url),
-                   STRONGROOM_API_DATABASE_URL=str(api_settings.api_database_url),
-                   STRONGROOM_HOME=str(api_settings.home), STRONGROOM_LOGIN_RATE_PER_MINUTE="1000")
-        env.update({f"STRONGROOM_{k.upper()}": v for k, v in extra.items()})
+        env = serve_env(api_settings, api_secrets, **({"STRONGROOM_LOGIN_RATE_PER_MINUTE": "1000"} |
+                                                      {f"STRONGROOM_{k.upper()}": v for k, v in extra.items()}))
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.http.app:app", "--host", "127.0.0.1", "--port", str(port),
              "--no-access-log", "--timeout-graceful-shutdown", "10", *uvicorn_args],
@@ -151,15 +173,32 @@ def live_api(api_settings: Settings, api_secrets: dict[str, str]) -> Iterator[Ca
         )
         live = LiveApi(process, f"http://127.0.0.1:{port}")
         started.append(live)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{live.base}/health", timeout=1)
-                return live
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("uvicorn did not start")
+        wait_for_health(live.base, process, seconds=30)
+        return live
 
     yield _start
     for live in started:
         live.stop()
+
+
+@pytest.fixture
+def serve_api(api_settings: Settings, api_secrets: dict[str, str]) -> Iterator[Callable[..., str]]:
+    """`serve_api(tls=(cert, key) or None, **settings)`: `strongroom serve` itself, one worker on a free port,
+    over TLS with that pair when given, with extra STRONGROOM_* settings; its URL. Stopped at teardown."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def _start(tls: tuple[Path, Path] | None = None, **extra: str) -> str:
+        port = free_port()
+        env = serve_env(api_settings, api_secrets, **{f"STRONGROOM_{k.upper()}": v for k, v in extra.items()})
+        flags = ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])] if tls else []
+        process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port",
+                                    str(port), "--workers", "1", *flags],
+                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        processes.append(process)
+        url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+        wait_for_health(url, process, ssl.create_default_context(cafile=str(tls[0])) if tls else True)
+        return url
+
+    yield _start
+    for process in processes:
+        stop_process(process)

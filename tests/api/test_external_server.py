@@ -17,15 +17,8 @@ import psycopg
 from psycopg import sql
 
 from api.postgres.embedded import EmbeddedServer, default_bindir
-from api.settings import Settings
 from api.testing.plugin import free_port
-
-
-def environment(api_settings: Settings, api_secrets: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
-    env.update(api_secrets, DATABASE_URL=str(api_settings.database_url),
-               STRONGROOM_API_DATABASE_URL=str(api_settings.api_database_url), STRONGROOM_HOME=str(api_settings.home))
-    return env
+from tests.api.conftest import serve_env
 
 
 def log_parameters(db: psycopg.Connection) -> None:
@@ -44,7 +37,7 @@ def migrate(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def test_migrate_warns_naming_the_settings_when_the_server_logs_parameters(db, api_settings, api_secrets):
     log_parameters(db)
 
-    result = migrate(environment(api_settings, api_secrets))
+    result = migrate(serve_env(api_settings, api_secrets))
 
     assert result.returncode == 0, result.stderr
     assert "log_min_duration_statement = 0" in result.stderr
@@ -53,7 +46,7 @@ def test_migrate_warns_naming_the_settings_when_the_server_logs_parameters(db, a
 
 
 def test_migrate_gives_no_warning_when_parameters_are_not_logged(db, api_settings, api_secrets):
-    result = migrate(environment(api_settings, api_secrets))
+    result = migrate(serve_env(api_settings, api_secrets))
 
     assert result.returncode == 0, result.stderr
     assert "warning" not in result.stderr
@@ -62,7 +55,7 @@ def test_migrate_gives_no_warning_when_parameters_are_not_logged(db, api_setting
 def test_serve_warns_naming_the_setting_when_the_server_logs_parameters(db, api_settings, api_secrets):
     log_parameters(db)
     serve = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(free_port()), "--workers", "1"],
-                             env=environment(api_settings, api_secrets), stdout=subprocess.DEVNULL,
+                             env=serve_env(api_settings, api_secrets), stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
     try:
         lines = []

@@ -17,22 +17,13 @@ import httpx
 import psycopg
 
 from api.http.readiness import WRONG_MASTER_KEY
-from api.settings import ROOT, Settings
+from api.settings import ROOT
 from api.testing.plugin import free_port
-from tests.api.conftest import LiveApi
+from tests.api.conftest import LiveApi, serve_env
 
 
 def other_key() -> str:
     return base64.b64encode(os.urandom(32)).decode()
-
-
-def serve_env(api_settings: Settings, api_secrets: dict[str, str], **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
-    env.update(api_secrets)
-    env.update(DATABASE_URL=str(api_settings.database_url),
-               STRONGROOM_API_DATABASE_URL=str(api_settings.api_database_url),
-               STRONGROOM_HOME=str(api_settings.home), **extra)
-    return env
 
 
 def test_serve_refuses_a_wrong_master_key_in_one_line_naming_the_setting_never_the_key(api_settings, api_secrets):

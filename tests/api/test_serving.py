@@ -5,13 +5,9 @@ every response whole, in order."""
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import ssl
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,18 +16,15 @@ import pytest
 
 from api import tls
 from api.http.serving import _JoinedWrites
-from api.settings import Settings
-from api.testing.plugin import free_port
 
 
 @dataclass
 class Served:
     url: str
-    port: int
     context: ssl.SSLContext | None  # verifying the server's certificate; None over plain HTTP
 
     def connect(self) -> socket.socket:
-        sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        sock = socket.create_connection(("127.0.0.1", int(self.url.rsplit(":", 1)[1])), timeout=10)
         return self.context.wrap_socket(sock, server_hostname="127.0.0.1") if self.context else sock
 
 
@@ -42,34 +35,11 @@ def pair(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(params=["http", "https"])
-def served(request, api_settings: Settings, api_secrets: dict[str, str], pair) -> Iterator[Served]:
-    """`strongroom serve` with one worker on a free port, over plain HTTP or over TLS with a fresh pair."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
-    env.update(api_secrets, DATABASE_URL=str(api_settings.database_url),
-               STRONGROOM_API_DATABASE_URL=str(api_settings.api_database_url),
-               STRONGROOM_HOME=str(api_settings.home))
+def served(request, serve_api: Callable[..., str], pair) -> Served:
+    """`strongroom serve` with one worker, over plain HTTP or over TLS with a fresh pair."""
     https = request.param == "https"
-    flags = ["--tls-cert", str(pair[0]), "--tls-key", str(pair[1])] if https else []
-    context = ssl.create_default_context(cafile=str(pair[0])) if https else None
-    served = Served(f"{request.param}://127.0.0.1:{port}", port, context)
-    process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-                                "--workers", "1", *flags], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{served.url}/health", timeout=2, verify=context or True)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("serve did not start") from None
-                time.sleep(0.2)
-        yield served
-    finally:
-        process.terminate()
-        process.wait(30)
+    return Served(serve_api(pair if https else None),
+                  ssl.create_default_context(cafile=str(pair[0])) if https else None)
 
 
 def read_response(sock: socket.socket, buffer: bytearray) -> tuple[bytes, bytes]:

@@ -11,8 +11,7 @@ import shutil
 import ssl
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -21,8 +20,6 @@ import pytest
 
 from api import tls
 from api.client import ApiClient, UntrustedServer
-from api.settings import Settings
-from api.testing.plugin import free_port
 
 
 def strongroom(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -41,40 +38,9 @@ def pair(tmp_path_factory) -> tuple[Path, Path, str]:
 
 
 @pytest.fixture
-def https_api(api_settings: Settings, api_secrets: dict[str, str], pair) -> Iterator[Callable[..., str]]:
-    """`https_api(tls=True, **settings)`: `strongroom serve` (over TLS with the pair, unless tls=False) on a
-    free port, with extra STRONGROOM_* settings; its URL."""
-    processes: list[subprocess.Popen[str]] = []
-
-    def _start(tls: bool = True, **extra: str) -> str:
-        cert, key = pair[0], pair[1]
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
-        env.update(api_secrets, DATABASE_URL=str(api_settings.database_url),
-                   STRONGROOM_API_DATABASE_URL=str(api_settings.api_database_url),
-                   STRONGROOM_HOME=str(api_settings.home))
-        env.update({f"STRONGROOM_{k.upper()}": v for k, v in extra.items()})
-        flags = ["--tls-cert", str(cert), "--tls-key", str(key)] if tls else []
-        process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port",
-                                    str(port), "--workers", "1", *flags],
-                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        processes.append(process)
-        trusting = ssl.create_default_context(cafile=str(cert))
-        url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{url}/health", verify=trusting, timeout=2)
-                return url
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"serve over TLS did not start: {process.communicate()[0]}") from None
-                time.sleep(0.2)
-
-    yield _start
-    for process in processes:
-        process.terminate()
-        process.wait(30)
+def https_api(serve_api: Callable[..., str], pair) -> Callable[..., str]:
+    """`https_api(tls=True, **settings)`: `strongroom serve` over TLS with the pair (unless tls=False); its URL."""
+    return lambda tls=True, **extra: serve_api(pair[:2] if tls else None, **extra)
 
 
 def test_self_signed_writes_a_private_key_and_prints_the_certificates_fingerprint(pair):
